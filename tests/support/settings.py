@@ -1,0 +1,28 @@
+"""Settings for tests: valid sids and a known auth token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from worker.settings import Settings
+
+ACCOUNT_SID = "AC" + "a" * 32
+AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+WORKSPACE_SID = "WS" + "b" * 32
+WORKFLOW_SID = "WW" + "c" * 32
+
+
+def make_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "twilio_account_sid": ACCOUNT_SID,
+        "twilio_auth_token": AUTH_TOKEN,
+        "twilio_flex_workspace_sid": WORKSPACE_SID,
+        "twilio_flex_chat_transfer_workflow_sid": WORKFLOW_SID,
+        "redis_url": "redis://127.0.0.1:6379/15",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def sid(prefix: str, n: int) -> str:
+    return f"{prefix}{n:032x}"

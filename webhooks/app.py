@@ -1,0 +1,68 @@
+"""The Flask application factory of the receiver."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Flask, Response
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from webhooks.intake import EventIntake
+from webhooks.routes import bp, json_error
+from webhooks.signature import SignatureCheck
+from worker.adapters.intake_dedupe import IntakeDedupe
+from worker.adapters.task_queue import CeleryTaskQueue, TaskQueue
+from worker.settings import Settings, load_settings_or_exit
+
+log = logging.getLogger("chat_transfer.web")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    redis_client: redis.Redis | None = None,
+    task_queue: TaskQueue | None = None,
+) -> Flask:
+    """Build the receiver. Tests pass their own Redis client and queue; production builds both."""
+    settings = settings or load_settings_or_exit()
+    app = Flask("webhooks")
+    app.config["MAX_BODY_BYTES"] = settings.max_body_bytes
+    # Flask refuses larger bodies outright; the view answers the documented 400 first.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes * 2
+
+    if redis_client is None:
+        redis_client = redis.Redis.from_url(
+            settings.state_redis_url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=10
+        )
+    if task_queue is None:
+        from worker.celery_app import app as celery_app
+
+        task_queue = CeleryTaskQueue(celery_app)
+
+    app.extensions["chat_transfer.settings"] = settings
+    app.extensions["chat_transfer.redis"] = redis_client
+    app.extensions["chat_transfer.intake"] = EventIntake(
+        IntakeDedupe(redis_client, settings.dedupe_ttl_seconds), task_queue
+    )
+    app.extensions["chat_transfer.signature"] = SignatureCheck(
+        settings.twilio_auth_token.get_secret_value(), settings.public_base_url
+    )
+    app.register_blueprint(bp)
+    _register_error_handlers(app)
+    return app
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_error: RequestEntityTooLarge) -> Response:
+        return json_error(400, "body is too large", "body")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        return json_error(error.code or 500, error.description or error.name)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        log.exception("unhandled error")
+        return json_error(500, "internal error")

@@ -1,0 +1,78 @@
+"""A twilio `HttpClient` that sends Twilio REST requests to `TWILIO_API_BASE_URL` (CONTRACT §3).
+
+`https://{product}.twilio.com/{path}` and regional hosts such as
+`https://taskrouter.dublin.ie1.twilio.com/{path}` go to `{base}/{product}/{path}`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit, urlunsplit
+
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+
+log = logging.getLogger("chat_transfer.twilio")
+
+CallObserver = Callable[[str, str, int, float], None]
+
+
+def rewrite_twilio_url(url: str, base_url: str | None) -> str:
+    if not base_url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if not host.endswith(".twilio.com"):
+        return url
+    product = host.split(".", 1)[0]
+    base = urlsplit(base_url.rstrip("/"))
+    return urlunsplit((base.scheme, base.netloc, f"{base.path}/{product}{parts.path}", parts.query, ""))
+
+
+class RoutedHttpClient(TwilioHttpClient):
+    """Rewrites hosts when a base URL is set; logs and observes every call (never its auth)."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        observer: CallObserver | None = None,
+    ) -> None:
+        super().__init__(pool_connections=True, timeout=timeout, logger=logging.getLogger("twilio.quiet"))
+        self.logger.setLevel(logging.WARNING)
+        self.base_url = base_url
+        self.observer = observer
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        target = rewrite_twilio_url(url, self.base_url)
+        started = time.perf_counter()
+        response = super().request(method, target, params, data, headers, auth, timeout, allow_redirects)
+        elapsed = time.perf_counter() - started
+        path = urlsplit(url).path
+        log.info(
+            "twilio call",
+            extra={
+                "method": method.upper(),
+                "url": url,
+                "status": response.status_code,
+                "ms": round(elapsed * 1000, 1),
+            },
+        )
+        if self.observer:
+            self.observer(method.upper(), path, response.status_code, elapsed)
+        return response
+
+    def __repr__(self) -> str:  # keep credentials out of any repr
+        return f"RoutedHttpClient(base_url={self.base_url!r})"

@@ -1,0 +1,117 @@
+"""`chat-transfer`: the service's command line (CONTRACT §2)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from worker.settings import load_settings_or_exit
+
+
+def _celery(args: Sequence[str]) -> int:
+    load_settings_or_exit()
+    from worker.celery_app import app
+
+    app.start(argv=list(args))
+    return 0
+
+
+def cmd_web(ns: argparse.Namespace) -> int:
+    settings = load_settings_or_exit()
+    from webhooks.server import serve
+
+    serve(settings, host=ns.host, port=ns.port, workers=ns.workers)
+    return 0
+
+
+def cmd_worker(ns: argparse.Namespace) -> int:
+    argv = ["worker", "--loglevel", ns.loglevel, "-Q", ns.queues]
+    if ns.concurrency:
+        argv += ["--concurrency", str(ns.concurrency)]
+    return _celery(argv)
+
+
+def cmd_beat(ns: argparse.Namespace) -> int:
+    return _celery(["beat", "--loglevel", ns.loglevel, "--schedule", ns.schedule])
+
+
+def cmd_up(ns: argparse.Namespace) -> int:
+    """Web + worker + beat as child processes; an embedded Redis when REDIS_URL is unset."""
+    from worker.embedded_redis import EmbeddedRedis
+
+    env = dict(os.environ)
+    embedded: EmbeddedRedis | None = None
+    if not env.get("REDIS_URL"):
+        embedded = EmbeddedRedis().start()
+        env["REDIS_URL"] = embedded.url
+        print(f"chat-transfer up: no REDIS_URL; embedded Redis at {embedded.url}", flush=True)
+    os.environ.update(env)
+    load_settings_or_exit()
+    exe = [sys.executable, "-m", "worker.cli"]
+    children = [
+        subprocess.Popen([*exe, "web", "--host", ns.host, "--port", str(ns.port)], env=env),
+        subprocess.Popen([*exe, "worker"], env=env),
+        subprocess.Popen([*exe, "beat"], env=env),
+    ]
+    print(f"chat-transfer up: receiver on http://{ns.host}:{ns.port}, worker and beat running", flush=True)
+    try:
+        while all(child.poll() is None for child in children):
+            try:
+                children[0].wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if embedded:
+            embedded.stop()
+    return max((child.returncode or 0) for child in children)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chat-transfer", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    web = sub.add_parser("web", help="the Flask receiver under gunicorn")
+    web.add_argument("--host", default="0.0.0.0")
+    web.add_argument("--port", type=int, default=8080)
+    web.add_argument("--workers", type=int, default=None, help="gunicorn worker processes")
+    web.set_defaults(func=cmd_web)
+
+    worker = sub.add_parser("worker", help="a Celery worker (same as `celery -A worker worker`)")
+    worker.add_argument("--loglevel", default="INFO")
+    worker.add_argument("--queues", default="events,transfers,maintenance")
+    worker.add_argument("--concurrency", type=int, default=None)
+    worker.set_defaults(func=cmd_worker)
+
+    beat = sub.add_parser("beat", help="the reconciliation schedule (same as `celery -A worker beat`)")
+    beat.add_argument("--loglevel", default="INFO")
+    beat.add_argument("--schedule", default=os.path.join(os.getcwd(), ".celerybeat-schedule"))
+    beat.set_defaults(func=cmd_beat)
+
+    up = sub.add_parser("up", help="web + worker + beat for a laptop")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=8080)
+    up.set_defaults(func=cmd_up)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ns = build_parser().parse_args(argv)
+    return int(ns.func(ns) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

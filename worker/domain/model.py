@@ -1,0 +1,426 @@
+"""The conversation's tracked state and its transitions: pure Python, no I/O.
+
+One `ConversationState` per chat (`CH…`). Every event is one transition on it, applied
+atomically by the store. A transition never talks to Twilio: it records what must be done in
+the state's **outbox** (notices to post, the chat to end, tasks to cancel, the customer to
+requeue, the attributes mirror to write), and a single drainer at a time (a lease in the same
+state) performs them in order. So a redelivered or concurrent event cannot double an effect,
+and a crash between "decided" and "done" leaves the work in the outbox for the next drain.
+
+The rules (CONTRACT §6):
+- a tracked task is `inflight` until it enters wrap-up or is completed, canceled or deleted;
+  then `closed`, and closed is final: a late or repeated event never reopens it;
+- the chat must end when at least one task was tracked, none is in flight, no hold (a transfer
+  or requeue being set up) is open, and it has not ended yet — `must_end()`;
+- ending is two-phase: `must_end()` opens an `end` outbox item; the drainer checks TaskRouter
+  for in-flight tasks on the chat we never heard of, then `confirm_end()` commits exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+INFLIGHT = "inflight"
+CLOSED = "closed"
+
+
+class CloseReason(StrEnum):
+    WRAPUP = "wrapup"
+    COMPLETED = "completed"
+    CANCELED = "canceled"
+    DELETED = "deleted"
+    TIMED_OUT = "timed-out"  # canceled by TaskRouter's TTL
+
+
+class NoticeType(StrEnum):
+    JOINED = "joined"
+    LEFT = "left"
+    TRANSFER_STARTED = "transfer-started"
+    TRANSFER_FAILED = "transfer-failed"
+    CHAT_ENDED = "chat-ended"
+
+
+class OutboxKind(StrEnum):
+    NOTICE = "notice"
+    END = "end"
+    CANCEL_TASKS = "cancel-tasks"
+    REQUEUE = "requeue"
+    MIRROR = "mirror"
+
+
+class Unanswered(StrEnum):
+    REQUEUE = "requeue"
+    END = "end"
+
+
+@dataclass
+class TransferInfo:
+    transfer_id: str
+    mode: str  # WARM | COLD
+    from_task: str
+    target_name: str
+
+
+@dataclass
+class TrackedTask:
+    status: str = INFLIGHT
+    reason: str | None = None
+    assigned: bool = False  # a reservation was accepted: TaskRouter no longer lets it be canceled
+    transfer: TransferInfo | None = None
+
+
+@dataclass
+class Member:
+    """An agent's presence in the chat for one task: offered → joined → left."""
+
+    identity: str
+    worker_sid: str
+    name: str
+    task_sid: str
+    state: str = "offered"  # offered | joined | left | withdrawn
+
+
+@dataclass
+class Hold:
+    """Something about to create a task on this chat; the chat may not end while it is open."""
+
+    kind: str  # transfer | requeue
+    opened_at: float
+    state: str = "open"  # open | created | failed | expired
+    task_sid: str | None = None
+
+
+@dataclass
+class OutboxItem:
+    id: str
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 0
+
+
+@dataclass
+class Lease:
+    owner: str
+    until: float
+
+
+@dataclass
+class ConversationState:
+    sid: str
+    tasks: dict[str, TrackedTask] = field(default_factory=dict)
+    members: list[Member] = field(default_factory=list)
+    holds: dict[str, Hold] = field(default_factory=dict)
+    outbox: list[OutboxItem] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # keys of every notice ever queued
+    ended: str | None = None  # None | "ending" | "ended"
+    end_reason: str | None = None
+    customer_left: bool = False
+    interaction: list[str] | None = None  # [KD…, UO…] for Flex Conversations chats
+    language: str | None = None
+    lease: Lease | None = None
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    seq: int = 0
+
+    # ---- queries -----------------------------------------------------------------------------
+
+    def inflight(self) -> list[str]:
+        return [sid for sid, task in self.tasks.items() if task.status == INFLIGHT]
+
+    def open_holds(self) -> list[str]:
+        return [hid for hid, hold in self.holds.items() if hold.state == "open"]
+
+    def must_end(self) -> bool:
+        return bool(self.tasks) and self.ended is None and not self.inflight() and not self.open_holds()
+
+    def agents_in_chat(self) -> list[Member]:
+        return [m for m in self.members if m.state == "joined"]
+
+    def pending_work(self) -> bool:
+        return bool(self.outbox)
+
+    # ---- tracking ----------------------------------------------------------------------------
+
+    def track(
+        self,
+        task_sid: str,
+        *,
+        interaction: tuple[str, str] | None = None,
+        language: str | None = None,
+        transfer: TransferInfo | None = None,
+    ) -> bool:
+        """Start tracking a task (rule 1). Returns whether anything changed."""
+        if interaction and not self.interaction:
+            self.interaction = list(interaction)
+        if language and not self.language:
+            self.language = language
+        existing = self.tasks.get(task_sid)
+        if existing is not None:
+            if transfer and existing.transfer is None:
+                existing.transfer = transfer
+                return True
+            return False
+        if self.ended == "ended":
+            # A task created on a chat that already ended: keep it closed, do not reopen the chat.
+            self.tasks[task_sid] = TrackedTask(status=CLOSED, reason="chat-already-ended", transfer=transfer)
+            return True
+        self.tasks[task_sid] = TrackedTask(transfer=transfer)
+        if self.ended == "ending":
+            self._abort_end()
+        self._queue_mirror()
+        return True
+
+    def close(self, task_sid: str, reason: CloseReason, *, policy: Unanswered = Unanswered.REQUEUE) -> bool:
+        """Close a tracked task (rule 1) and apply the end rule (rule 2) and rule 4."""
+        task = self.tasks.get(task_sid)
+        if task is None:
+            # Closed before we heard it was created: remember it closed, so a late
+            # task.created cannot reopen it.
+            task = self.tasks[task_sid] = TrackedTask(status=CLOSED, reason=reason)
+        elif task.status == CLOSED:
+            return False
+        else:
+            task.status = CLOSED
+            task.reason = reason
+        for member in self.members:
+            if member.task_sid == task_sid:
+                self._leave(member)
+        if task.transfer and reason in (CloseReason.CANCELED, CloseReason.DELETED, CloseReason.TIMED_OUT):
+            if not task.assigned:
+                self._transfer_failed(task.transfer, reason, policy)
+        self._queue_mirror()
+        self._consider_end(f"last task {task_sid} {reason}")
+        return True
+
+    # ---- agents ------------------------------------------------------------------------------
+
+    def offered(self, identity: str, worker_sid: str, name: str, task_sid: str) -> bool:
+        if self._member(identity, task_sid) is not None:
+            return False
+        self.members.append(Member(identity, worker_sid, name, task_sid))
+        return True
+
+    def accepted(self, identity: str, worker_sid: str, name: str, task_sid: str) -> bool:
+        """reservation.accepted: the agent is on the task, and so in the chat."""
+        task = self.tasks.get(task_sid)
+        changed = False
+        if task is not None and not task.assigned:
+            task.assigned = True
+            changed = True
+        member = self._member(identity, task_sid)
+        if member is None:
+            member = Member(identity, worker_sid, name, task_sid)
+            self.members.append(member)
+            changed = True
+        if task is not None and task.status == CLOSED:
+            return changed
+        return self._join(member) or changed
+
+    def withdrawn(self, identity: str, task_sid: str) -> bool:
+        """The reservation was rejected, timed out or canceled: the offer is gone."""
+        member = self._member(identity, task_sid)
+        if member is None or member.state != "offered":
+            return False
+        member.state = "withdrawn"
+        return True
+
+    def participant_added(self, identity: str) -> bool:
+        member = self._latest_member(identity, ("offered", "joined"))
+        if member is None or self.tasks.get(member.task_sid, TrackedTask()).status == CLOSED:
+            return False  # not an agent we know of (the customer, or a bot)
+        return self._join(member)
+
+    def participant_removed(self, identity: str) -> bool:
+        member = self._latest_member(identity, ("joined",))
+        return member is not None and self._leave(member)
+
+    # ---- the customer ------------------------------------------------------------------------
+
+    def customer_closed(self) -> bool:
+        """The conversation was closed or removed from the customer's side (rule 5)."""
+        if self.customer_left:
+            return False
+        self.customer_left = True
+        waiting = [sid for sid in self.inflight() if not self.tasks[sid].assigned]
+        if waiting and self.ended != "ended":
+            self._queue(OutboxKind.CANCEL_TASKS, "cancel", {"tasks": waiting})
+        return True
+
+    # ---- holds (transfers and requeues being set up) -----------------------------------------
+
+    def open_hold(self, hold_id: str, kind: str, now: float) -> bool:
+        if hold_id in self.holds:
+            return False
+        self.holds[hold_id] = Hold(kind=kind, opened_at=now)
+        return True
+
+    def hold_created(self, hold_id: str, task_sid: str, transfer: TransferInfo | None = None) -> bool:
+        """The hold produced its task: track it, then release the hold (in that order)."""
+        changed = self.track(task_sid, transfer=transfer)
+        hold = self.holds.get(hold_id)
+        if hold is not None and hold.state == "open":
+            hold.state, hold.task_sid = "created", task_sid
+            changed = True
+        if transfer is not None:
+            changed = self.notice(f"transfer-started:{transfer.transfer_id}", NoticeType.TRANSFER_STARTED,
+                                  targetName=transfer.target_name, transferType=transfer.mode) or changed
+        self._consider_end("hold released")
+        return changed
+
+    def hold_failed(self, hold_id: str, reason: str) -> bool:
+        hold = self.holds.get(hold_id)
+        if hold is None or hold.state != "open":
+            return False
+        hold.state = "failed"
+        self.failures.append({"hold": hold_id, "reason": reason})
+        self._consider_end(f"hold {hold_id} failed")
+        return True
+
+    def expire_holds(self, now: float, max_age: float) -> list[str]:
+        expired = [hid for hid, h in self.holds.items() if h.state == "open" and now - h.opened_at > max_age]
+        for hid in expired:
+            self.holds[hid].state = "expired"
+        if expired:
+            self._consider_end("holds expired")
+        return expired
+
+    # ---- notices -----------------------------------------------------------------------------
+
+    def notice(self, key: str, kind: NoticeType, **params: str) -> bool:
+        """Queue a notice once per key, ever."""
+        if key in self.notices or self.ended == "ended" or self.customer_left:
+            return False
+        self.notices.append(key)
+        self._queue(OutboxKind.NOTICE, key, {"type": str(kind), **params})
+        return True
+
+    # ---- ending --------------------------------------------------------------------------------
+
+    def confirm_end(self, untracked_inflight: list[str]) -> bool:
+        """Phase two of the end: `untracked_inflight` is what TaskRouter says is still open.
+
+        Returns True exactly once per chat: the caller then posts `chat-ended` and closes it.
+        """
+        if self.ended != "ending":
+            return False
+        fresh = [sid for sid in untracked_inflight if sid not in self.tasks]
+        for sid in fresh:
+            self.tasks[sid] = TrackedTask()
+        if fresh or not self.must_end_ignoring_phase():
+            self._abort_end()
+            self._queue_mirror()
+            return False
+        self.ended = "ended"
+        return True
+
+    def must_end_ignoring_phase(self) -> bool:
+        return bool(self.tasks) and not self.inflight() and not self.open_holds()
+
+    # ---- outbox and its single drainer -------------------------------------------------------
+
+    def acquire_lease(self, owner: str, now: float, ttl: float) -> list[OutboxItem] | None:
+        """The outbox to work through, or None when another drainer holds a live lease."""
+        if not self.outbox:
+            return None
+        if self.lease and self.lease.owner != owner and self.lease.until > now:
+            return None
+        self.lease = Lease(owner, now + ttl)
+        return list(self.outbox)
+
+    def finish(self, owner: str, item_id: str, *, failure: str | None = None) -> None:
+        """An outbox item is done (or given up with `failure`)."""
+        self.outbox = [item for item in self.outbox if item.id != item_id]
+        if failure:
+            self.failures.append({"item": item_id, "reason": failure})
+        if not self.outbox and self.lease and self.lease.owner == owner:
+            self.lease = None
+
+    def release_lease(self, owner: str) -> None:
+        if self.lease and self.lease.owner == owner:
+            self.lease = None
+
+    def record_attempt(self, item_id: str) -> None:
+        for item in self.outbox:
+            if item.id == item_id:
+                item.attempts += 1
+
+    # ---- internals ---------------------------------------------------------------------------
+
+    def _member(self, identity: str, task_sid: str) -> Member | None:
+        return next((m for m in self.members if m.identity == identity and m.task_sid == task_sid), None)
+
+    def _latest_member(self, identity: str, states: tuple[str, ...]) -> Member | None:
+        return next((m for m in reversed(self.members) if m.identity == identity and m.state in states), None)
+
+    def _join(self, member: Member) -> bool:
+        if member.state in ("joined", "left"):
+            return False
+        member.state = "joined"
+        self.notice(f"joined:{member.task_sid}:{member.identity}", NoticeType.JOINED, workerName=member.name)
+        return True
+
+    def _leave(self, member: Member) -> bool:
+        if member.state != "joined":
+            if member.state == "offered":
+                member.state = "withdrawn"
+            return False
+        member.state = "left"
+        self.notice(f"left:{member.task_sid}:{member.identity}", NoticeType.LEFT, workerName=member.name)
+        return True
+
+    def _transfer_failed(self, transfer: TransferInfo, reason: str, policy: Unanswered) -> None:
+        self.notice(
+            f"transfer-failed:{transfer.transfer_id}",
+            NoticeType.TRANSFER_FAILED,
+            targetName=transfer.target_name,
+            transferType=transfer.mode,
+        )
+        if self.inflight() or self.customer_left or policy is Unanswered.END:
+            return  # someone is still in the chat, or the chat is to end (rule 4)
+        hold_id = f"requeue:{transfer.transfer_id}"
+        if self.open_hold(hold_id, "requeue", 0.0):
+            self._queue(OutboxKind.REQUEUE, hold_id, {"hold": hold_id, "from_task": transfer.from_task})
+
+    def _consider_end(self, reason: str) -> None:
+        if self.must_end():
+            self.ended = "ending"
+            self.end_reason = "customer left" if self.customer_left else reason
+            self._queue(OutboxKind.END, "end", {})
+
+    def _abort_end(self) -> None:
+        self.ended = None
+        self.end_reason = None
+        self.outbox = [item for item in self.outbox if item.kind != OutboxKind.END]
+
+    def _queue_mirror(self) -> None:
+        if not any(item.kind == OutboxKind.MIRROR for item in self.outbox):
+            self._queue(OutboxKind.MIRROR, "mirror", {})
+
+    def _queue(self, kind: OutboxKind, key: str, data: dict[str, Any]) -> None:
+        self.seq += 1
+        self.outbox.append(OutboxItem(id=f"{self.seq}:{key}", kind=str(kind), data=data))
+
+    def associated_tasks(self) -> dict[str, str]:
+        """The Flex template's `associatedTasks` format."""
+        return {sid: "inflight" if t.status == INFLIGHT else "completed" for sid, t in self.tasks.items()}
+
+    # ---- serialization -----------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ConversationState:
+        data = dict(data)
+        data["tasks"] = {
+            sid: TrackedTask(
+                **{**t, "transfer": TransferInfo(**t["transfer"]) if t.get("transfer") else None}
+            )
+            for sid, t in data.get("tasks", {}).items()
+        }
+        data["members"] = [Member(**m) for m in data.get("members", [])]
+        data["holds"] = {hid: Hold(**h) for hid, h in data.get("holds", {}).items()}
+        data["outbox"] = [OutboxItem(**o) for o in data.get("outbox", [])]
+        data["lease"] = Lease(**data["lease"]) if data.get("lease") else None
+        return cls(**data)

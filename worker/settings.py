@@ -1,0 +1,115 @@
+"""Settings from the environment (CONTRACT §3), read once and validated at start.
+
+`.env` in the working directory is honoured, as the Flex template's serverless functions do.
+A missing or malformed required setting stops the process with one line naming it
+(see `load_settings_or_exit`).
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from functools import lru_cache
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TransferStrategy(StrEnum):
+    AUTO = "auto"  # invite when the task carries flexInteractionSid/ChannelSid, else task
+    TASK = "task"
+    INVITE = "invite"
+
+
+class UnansweredTransferAction(StrEnum):
+    REQUEUE = "requeue"  # put the customer back on the original task's workflow
+    END = "end"  # end the chat
+
+
+def _sid_pattern(prefix: str) -> str:
+    return rf"^{prefix}[0-9a-fA-F]{{32}}$"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    twilio_account_sid: str = Field(pattern=_sid_pattern("AC"))
+    twilio_auth_token: SecretStr
+    twilio_api_key: str | None = Field(default=None, pattern=_sid_pattern("SK"))
+    twilio_api_secret: SecretStr | None = None
+    twilio_flex_workspace_sid: str = Field(pattern=_sid_pattern("WS"))
+    twilio_flex_chat_transfer_workflow_sid: str = Field(pattern=_sid_pattern("WW"))
+    twilio_flex_chat_service_sid: str | None = Field(default=None, pattern=_sid_pattern("IS"))
+
+    redis_url: str | None = None
+    celery_broker_url: str | None = None
+    public_base_url: str | None = None
+    reconcile_interval_seconds: float = Field(default=60.0, gt=0)
+    twilio_api_base_url: str | None = None
+
+    # Not in the contract; the service's own knobs, all with defaults.
+    dedupe_ttl_seconds: int = Field(default=24 * 3600, gt=0)
+    max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    conversation_ttl_after_end_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+    default_agent_name: str = "Agent"
+    cors_origins: str = "https://flex.twilio.com"
+    transfer_strategy: TransferStrategy = TransferStrategy.AUTO
+    transfer_routing_target_mode: bool = False
+    janitor_compat: bool = False
+    unanswered_transfer_action: UnansweredTransferAction = UnansweredTransferAction.REQUEUE
+    twilio_http_timeout_seconds: float = Field(default=10.0, gt=0)
+    log_level: str = "INFO"
+
+    @field_validator(
+        "twilio_api_key",
+        "twilio_flex_chat_service_sid",
+        "redis_url",
+        "celery_broker_url",
+        "public_base_url",
+        "twilio_api_base_url",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def broker_url(self) -> str:
+        return self.celery_broker_url or self.state_redis_url
+
+    @property
+    def state_redis_url(self) -> str:
+        if not self.redis_url:
+            raise RuntimeError(
+                "REDIS_URL is not set; `chat-transfer up` and `demo` start an embedded Redis, "
+                "other commands need REDIS_URL"
+            )
+        return self.redis_url
+
+    @property
+    def rest_credentials(self) -> tuple[str, str]:
+        if self.twilio_api_key and self.twilio_api_secret:
+            return self.twilio_api_key, self.twilio_api_secret.get_secret_value()
+        return self.twilio_account_sid, self.twilio_auth_token.get_secret_value()
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming the first bad setting, as an operator reads it."""
+    first = error.errors()[0]
+    name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+    if first["type"] == "missing":
+        return f"missing required setting {name}"
+    return f"invalid setting {name}: {first['msg']}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()  # type: ignore[call-arg]
+
+
+def load_settings_or_exit() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as error:
+        print(f"chat-transfer: {describe_validation_error(error)}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -60,10 +61,8 @@ def cmd_up(ns: argparse.Namespace) -> int:
     print(f"chat-transfer up: receiver on http://{ns.host}:{ns.port}, worker and beat running", flush=True)
     try:
         while all(child.poll() is None for child in children):
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 children[0].wait(timeout=1)
-            except subprocess.TimeoutExpired:
-                pass
     except KeyboardInterrupt:
         pass
     finally:

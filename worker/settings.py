@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from functools import lru_cache
+from typing import NoReturn
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -107,9 +108,17 @@ def get_settings() -> Settings:
     return Settings()  # type: ignore[call-arg]
 
 
-def load_settings_or_exit() -> Settings:
+def load_settings_or_exit(*, require_redis: bool = True) -> Settings:
+    """Settings, or exit with one line naming the first missing or malformed one."""
     try:
-        return get_settings()
+        settings = get_settings()
     except ValidationError as error:
-        print(f"chat-transfer: {describe_validation_error(error)}", file=sys.stderr)
-        raise SystemExit(2) from None
+        _exit(describe_validation_error(error))
+    if require_redis and not settings.redis_url:
+        _exit("missing required setting REDIS_URL (or run `chat-transfer up`, which embeds one)")
+    return settings
+
+
+def _exit(message: str) -> NoReturn:
+    print(f"chat-transfer: {message}", file=sys.stderr)
+    raise SystemExit(2)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
+import requests
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 
@@ -29,6 +30,16 @@ def rewrite_twilio_url(url: str, base_url: str | None) -> str:
     product = host.split(".", 1)[0]
     base = urlsplit(base_url.rstrip("/"))
     return urlunsplit((base.scheme, base.netloc, f"{base.path}/{product}{parts.path}", parts.query, ""))
+
+
+def _retry_after(headers: Mapping[str, str] | None) -> float | None:
+    for name, value in (headers or {}).items():
+        if name.lower() == "retry-after":
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                return None
+    return None
 
 
 class RoutedHttpClient(TwilioHttpClient):
@@ -58,7 +69,10 @@ class RoutedHttpClient(TwilioHttpClient):
     ) -> Response:
         target = rewrite_twilio_url(url, self.base_url)
         started = time.perf_counter()
-        response = super().request(method, target, params, data, headers, auth, timeout, allow_redirects)
+        try:
+            response = super().request(method, target, params, data, headers, auth, timeout, allow_redirects)
+        except requests.RequestException as error:
+            raise TwilioTransient(None, None) from error
         elapsed = time.perf_counter() - started
         path = urlsplit(url).path
         log.info(
@@ -72,7 +86,18 @@ class RoutedHttpClient(TwilioHttpClient):
         )
         if self.observer:
             self.observer(method.upper(), path, response.status_code, elapsed)
+        if response.status_code == 429 or response.status_code >= 500:
+            raise TwilioTransient(response.status_code, _retry_after(response.headers))
         return response
 
     def __repr__(self) -> str:  # keep credentials out of any repr
         return f"RoutedHttpClient(base_url={self.base_url!r})"
+
+
+class TwilioTransient(RuntimeError):
+    """429 or 5xx (or no answer at all): worth retrying, after `retry_after` seconds if Twilio said."""
+
+    def __init__(self, status: int | None, retry_after: float | None) -> None:
+        super().__init__(f"Twilio answered {status}; retry" if status else "Twilio did not answer; retry")
+        self.status = status
+        self.retry_after = retry_after

@@ -171,7 +171,9 @@ class ConversationState:
         self._queue_mirror()
         return True
 
-    def close(self, task_sid: str, reason: CloseReason, *, policy: Unanswered = Unanswered.REQUEUE) -> bool:
+    def close(
+        self, task_sid: str, reason: CloseReason, *, policy: Unanswered = Unanswered.REQUEUE, now: float = 0.0
+    ) -> bool:
         """Close a tracked task (rule 1) and apply the end rule (rule 2) and rule 4."""
         task = self.tasks.get(task_sid)
         if task is None:
@@ -186,9 +188,9 @@ class ConversationState:
         for member in self.members:
             if member.task_sid == task_sid:
                 self._leave(member)
-        if task.transfer and reason in (CloseReason.CANCELED, CloseReason.DELETED, CloseReason.TIMED_OUT):
-            if not task.assigned:
-                self._transfer_failed(task.transfer, reason, policy)
+        unanswered = reason in (CloseReason.CANCELED, CloseReason.DELETED, CloseReason.TIMED_OUT)
+        if task.transfer and unanswered and not task.assigned:
+            self._transfer_failed(task.transfer, policy, now)
         self._queue_mirror()
         self._consider_end(f"last task {task_sid} {reason}")
         return True
@@ -263,8 +265,15 @@ class ConversationState:
             hold.state, hold.task_sid = "created", task_sid
             changed = True
         if transfer is not None:
-            changed = self.notice(f"transfer-started:{transfer.transfer_id}", NoticeType.TRANSFER_STARTED,
-                                  targetName=transfer.target_name, transferType=transfer.mode) or changed
+            changed = (
+                self.notice(
+                    f"transfer-started:{transfer.transfer_id}",
+                    NoticeType.TRANSFER_STARTED,
+                    targetName=transfer.target_name,
+                    transferType=transfer.mode,
+                )
+                or changed
+            )
         self._consider_end("hold released")
         return changed
 
@@ -369,7 +378,7 @@ class ConversationState:
         self.notice(f"left:{member.task_sid}:{member.identity}", NoticeType.LEFT, workerName=member.name)
         return True
 
-    def _transfer_failed(self, transfer: TransferInfo, reason: str, policy: Unanswered) -> None:
+    def _transfer_failed(self, transfer: TransferInfo, policy: Unanswered, now: float) -> None:
         self.notice(
             f"transfer-failed:{transfer.transfer_id}",
             NoticeType.TRANSFER_FAILED,
@@ -379,7 +388,7 @@ class ConversationState:
         if self.inflight() or self.customer_left or policy is Unanswered.END:
             return  # someone is still in the chat, or the chat is to end (rule 4)
         hold_id = f"requeue:{transfer.transfer_id}"
-        if self.open_hold(hold_id, "requeue", 0.0):
+        if self.open_hold(hold_id, "requeue", now):
             self._queue(OutboxKind.REQUEUE, hold_id, {"hold": hold_id, "from_task": transfer.from_task})
 
     def _consider_end(self, reason: str) -> None:

@@ -1,0 +1,100 @@
+"""The Redis store of conversation states: one key per chat, one atomic transition per event.
+
+`transition()` runs a pure function on the state under WATCH/MULTI and retries when another
+worker changed the same chat in between, so two workers handling the last two completions at
+the same moment see each other's effect and exactly one of them decides to end the chat.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import redis
+
+from worker.domain.model import ConversationState
+
+T = TypeVar("T")
+
+MAX_ATTEMPTS = 50
+
+
+class ConversationStore:
+    def __init__(self, client: redis.Redis, ttl_after_end: int, prefix: str = "cft:") -> None:
+        self.redis = client
+        self.ttl_after_end = ttl_after_end
+        self.prefix = prefix
+        self.active_key = f"{prefix}active"
+
+    def key(self, conversation_sid: str) -> str:
+        return f"{self.prefix}conv:{conversation_sid}"
+
+    def task_key(self, task_sid: str) -> str:
+        return f"{self.prefix}task:{task_sid}"
+
+    def load(self, conversation_sid: str) -> ConversationState | None:
+        raw = self.redis.get(self.key(conversation_sid))
+        return ConversationState.from_dict(json.loads(raw)) if raw else None
+
+    def conversation_of_task(self, task_sid: str) -> str | None:
+        raw = self.redis.get(self.task_key(task_sid))
+        return raw.decode() if isinstance(raw, bytes) else raw
+
+    def transition(
+        self,
+        conversation_sid: str,
+        change: Callable[[ConversationState], T],
+        *,
+        create: bool = True,
+    ) -> tuple[T | None, ConversationState | None]:
+        """Apply `change` atomically; returns its result and the state as stored after it."""
+        key = self.key(conversation_sid)
+        for _ in range(MAX_ATTEMPTS):
+            with self.redis.pipeline(transaction=True) as pipe:
+                try:
+                    pipe.watch(key)
+                    raw = pipe.get(key)
+                    if raw is None and not create:
+                        pipe.unwatch()
+                        return None, None
+                    before = raw.decode() if isinstance(raw, bytes) else raw
+                    state = (
+                        ConversationState.from_dict(json.loads(before))
+                        if before
+                        else ConversationState(sid=conversation_sid)
+                    )
+                    known_tasks = set(state.tasks)
+                    result = change(state)
+                    after = json.dumps(state.to_dict(), separators=(",", ":"))
+                    if after == before:
+                        pipe.unwatch()
+                        return result, state
+                    pipe.multi()
+                    self._write(pipe, key, state, after, set(state.tasks) - known_tasks)
+                    pipe.execute()
+                    return result, state
+                except redis.WatchError:
+                    continue
+        raise RuntimeError(f"conversation {conversation_sid}: too much contention")
+
+    def _write(
+        self, pipe: redis.client.Pipeline, key: str, state: ConversationState, data: str, new_tasks: set[str]
+    ) -> None:
+        for task_sid in new_tasks:
+            pipe.set(self.task_key(task_sid), state.sid)
+        if state.ended == "ended" and not state.outbox:
+            # Finished: everything about the chat expires a while after it ended.
+            pipe.set(key, data, ex=self.ttl_after_end)
+            pipe.zrem(self.active_key, state.sid)
+            for task_sid in state.tasks:
+                pipe.expire(self.task_key(task_sid), self.ttl_after_end)
+        else:
+            pipe.set(key, data)
+            pipe.zadd(self.active_key, {state.sid: time.time()})
+
+    def active(self, batch: int = 500) -> Iterator[str]:
+        """Chats not yet ended (or with work still queued), oldest activity first."""
+        for member, _score in self.redis.zscan_iter(self.active_key, count=batch):
+            yield member.decode() if isinstance(member, bytes) else member

@@ -1,0 +1,221 @@
+"""The one gateway to Twilio's REST API, built on the official `twilio` library.
+
+Every request names a path and parameter of Twilio's OpenAPI description (CONTRACT §5).
+Errors come out as three kinds: `TwilioTransient` (429 and 5xx: retry with backoff, honouring
+Retry-After), `PreconditionFailed` (412 on a stale `If-Match`), and `TwilioRejected` (any other
+4xx: the step fails with its reason).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
+
+from worker.adapters.http_client import CallObserver, RoutedHttpClient, TwilioTransient
+from worker.settings import Settings
+
+NOTICE_AUTHOR = "system"
+
+
+class TwilioRejected(RuntimeError):
+    def __init__(self, status: int, code: int | None, message: str) -> None:
+        super().__init__(f"Twilio answered {status} (code {code}): {message}")
+        self.status = status
+        self.code = code
+
+
+class PreconditionFailed(TwilioRejected):
+    pass
+
+
+class NotFound(TwilioRejected):
+    pass
+
+
+@dataclass(frozen=True)
+class TaskSnapshot:
+    sid: str
+    assignment_status: str
+    attributes: dict[str, Any]
+    workflow_sid: str | None
+    task_channel: str | None
+    revision: str | None
+    priority: int | None
+    timeout: int | None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkerSnapshot:
+    sid: str
+    friendly_name: str
+    attributes: dict[str, Any]
+
+
+def _loads(raw: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(raw or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _translate(call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except TwilioRestException as error:
+        status = int(error.status)
+        if status == 429 or status >= 500:
+            raise TwilioTransient(status, None) from error
+        kind = {412: PreconditionFailed, 404: NotFound}.get(status, TwilioRejected)
+        raise kind(status, error.code, error.msg) from error
+
+
+class TwilioGateway:
+    def __init__(self, settings: Settings, observer: CallObserver | None = None) -> None:
+        username, password = settings.rest_credentials
+        self.http = RoutedHttpClient(
+            settings.twilio_api_base_url, settings.twilio_http_timeout_seconds, observer=observer
+        )
+        self.client = Client(
+            username, password, account_sid=settings.twilio_account_sid, http_client=self.http
+        )
+        self.workspace = self.client.taskrouter.v1.workspaces(settings.twilio_flex_workspace_sid)
+        self.chat_service_sid = settings.twilio_flex_chat_service_sid
+
+    # ---- TaskRouter ------------------------------------------------------------------------
+
+    def fetch_task(self, task_sid: str) -> TaskSnapshot:
+        response = _translate(lambda: self.workspace.tasks(task_sid).fetch_with_http_info())
+        task = response.data
+        etag = {k.lower(): v for k, v in (response.headers or {}).items()}.get("etag")
+        return TaskSnapshot(
+            sid=task.sid,
+            assignment_status=task.assignment_status,
+            attributes=_loads(task.attributes),
+            workflow_sid=task.workflow_sid,
+            task_channel=task.task_channel_unique_name,
+            revision=etag,
+            priority=task.priority,
+            timeout=task.timeout,
+            reason=task.reason,
+        )
+
+    def create_task(
+        self,
+        *,
+        workflow_sid: str | None,
+        task_channel: str,
+        attributes: dict[str, Any],
+        priority: int | None = None,
+        timeout: int | None = None,
+        routing_target: str | None = None,
+    ) -> str:
+        kwargs: dict[str, Any] = {"task_channel": task_channel, "attributes": json.dumps(attributes)}
+        if workflow_sid:
+            kwargs["workflow_sid"] = workflow_sid
+        if priority is not None:
+            kwargs["priority"] = priority
+        if timeout is not None:
+            kwargs["timeout"] = timeout
+        if routing_target:
+            kwargs["routing_target"] = routing_target
+        return str(_translate(lambda: self.workspace.tasks.create(**kwargs)).sid)
+
+    def update_task_attributes(self, task_sid: str, attributes: dict[str, Any], if_match: str | None) -> None:
+        kwargs: dict[str, Any] = {"attributes": json.dumps(attributes)}
+        if if_match:
+            kwargs["if_match"] = if_match
+        _translate(lambda: self.workspace.tasks(task_sid).update(**kwargs))
+
+    def set_task_status(self, task_sid: str, status: str, reason: str) -> None:
+        _translate(lambda: self.workspace.tasks(task_sid).update(assignment_status=status, reason=reason))
+
+    def inflight_tasks_of(self, conversation_sid: str) -> list[str]:
+        """Tasks TaskRouter still has open on this chat, whatever we heard of them."""
+        expression = f'conversationSid == "{conversation_sid}" OR channelSid == "{conversation_sid}"'
+        tasks = _translate(
+            lambda: self.workspace.tasks.list(
+                assignment_status=["pending", "reserved", "assigned"],
+                evaluate_task_attributes=expression,
+                page_size=50,
+                limit=200,
+            )
+        )
+        return [task.sid for task in tasks]
+
+    def tasks_marked(self, attribute: str, value: str) -> list[str]:
+        """Tasks, in any state, whose attribute `attribute` is `value`: how a retried create finds
+        the task its first attempt may have made before it crashed."""
+        tasks = _translate(
+            lambda: self.workspace.tasks.list(evaluate_task_attributes=f'{attribute} == "{value}"', limit=20)
+        )
+        return [task.sid for task in tasks]
+
+    def fetch_worker(self, worker_sid: str) -> WorkerSnapshot:
+        worker = _translate(lambda: self.workspace.workers(worker_sid).fetch())
+        return WorkerSnapshot(worker.sid, worker.friendly_name, _loads(worker.attributes))
+
+    def fetch_queue_name(self, queue_sid: str) -> str:
+        return str(_translate(lambda: self.workspace.task_queues(queue_sid).fetch()).friendly_name)
+
+    # ---- Conversations ---------------------------------------------------------------------
+
+    def _conversation(self, conversation_sid: str) -> Any:
+        conversations = self.client.conversations.v1
+        if self.chat_service_sid:
+            return conversations.services(self.chat_service_sid).conversations(conversation_sid)
+        return conversations.conversations(conversation_sid)
+
+    def post_message(self, conversation_sid: str, body: str, attributes: dict[str, Any]) -> str:
+        message = _translate(
+            lambda: self._conversation(conversation_sid).messages.create(
+                author=NOTICE_AUTHOR, body=body, attributes=json.dumps(attributes)
+            )
+        )
+        return str(message.sid)
+
+    def notice_keys_posted(self, conversation_sid: str, limit: int = 100) -> set[str]:
+        """The `noticeKey`s of our notices among the chat's latest messages (a retry's check)."""
+        messages = _translate(
+            lambda: self._conversation(conversation_sid).messages.list(
+                order="desc", limit=limit, page_size=limit
+            )
+        )
+        keys = set()
+        for message in messages:
+            if message.author == NOTICE_AUTHOR:
+                key = _loads(message.attributes).get("noticeKey")
+                if key:
+                    keys.add(key)
+        return keys
+
+    def conversation_attributes(self, conversation_sid: str) -> tuple[dict[str, Any], str]:
+        conversation = _translate(lambda: self._conversation(conversation_sid).fetch())
+        return _loads(conversation.attributes), str(conversation.state)
+
+    def update_conversation(
+        self, conversation_sid: str, *, attributes: dict[str, Any] | None = None, state: str | None = None
+    ) -> None:
+        kwargs: dict[str, Any] = {}
+        if attributes is not None:
+            kwargs["attributes"] = json.dumps(attributes)
+        if state is not None:
+            kwargs["state"] = state
+        _translate(lambda: self._conversation(conversation_sid).update(**kwargs))
+
+    # ---- Flex Interactions -------------------------------------------------------------------
+
+    def close_interaction_channel(self, interaction_sid: str, channel_sid: str) -> None:
+        _translate(
+            lambda: (
+                self.client.flex_api.v1.interaction(interaction_sid)
+                .channels(channel_sid)
+                .update(status="closed")
+            )
+        )

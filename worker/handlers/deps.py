@@ -1,0 +1,43 @@
+"""What handlers are given: the adapters at the edge, built once per worker process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import redis
+
+from worker.adapters.conversation_store import ConversationStore
+from worker.adapters.twilio_gateway import TwilioGateway
+from worker.settings import Settings, load_settings_or_exit
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    store: ConversationStore
+    gateway: TwilioGateway
+    redis: redis.Redis
+    clock: Callable[[], float] = time.time
+    owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
+
+
+def build_deps(settings: Settings) -> Deps:
+    client = redis.Redis.from_url(settings.state_redis_url, socket_timeout=5, socket_connect_timeout=2)
+    return Deps(
+        settings=settings,
+        store=ConversationStore(client, settings.conversation_ttl_after_end_seconds),
+        gateway=TwilioGateway(settings),
+        redis=client,
+    )
+
+
+@lru_cache(maxsize=1)
+def process_deps() -> Deps:
+    """Built lazily in each worker process (after the fork), so no connection is shared."""
+    return build_deps(load_settings_or_exit())

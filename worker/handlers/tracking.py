@@ -1,0 +1,131 @@
+"""Event handlers for the last-task rule, agents' joins and leaves, and the customer leaving.
+
+Each handler takes a typed event and the adapters, applies one transition to the chat's state
+(atomically, in the store) and then drains the chat's outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from worker.domain.events import ConversationEvent, TaskRouterEvent, TrackTaskRequested, interaction_in
+from worker.domain.model import CloseReason, ConversationState, Unanswered
+from worker.domain.notices import display_name, identity_of, language_of
+from worker.handlers.deps import Deps
+from worker.handlers.outbox import drain
+
+log = logging.getLogger("chat_transfer.events")
+
+TTL_EXCEEDED = "Task TTL Exceeded"
+
+TASK_CLOSING = {
+    "task.wrapup": CloseReason.WRAPUP,
+    "task.completed": CloseReason.COMPLETED,
+    "task.canceled": CloseReason.CANCELED,
+    "task.deleted": CloseReason.DELETED,
+}
+RESERVATION_WITHDRAWN = {
+    "reservation.rejected",
+    "reservation.timeout",
+    "reservation.canceled",
+    "reservation.rescinded",
+}
+
+
+def _task_change(event: TaskRouterEvent, deps: Deps) -> Callable[[ConversationState], bool] | None:
+    task_sid = event.task_sid
+    if task_sid is None:
+        return None
+    kind = event.event_type
+    if kind == "task.created":
+        attributes = event.task_attributes
+        return lambda s: s.track(
+            task_sid, interaction=interaction_in(attributes), language=language_of(attributes)
+        )
+    if kind in TASK_CLOSING:
+        reason = TASK_CLOSING[kind]
+        if reason is CloseReason.CANCELED and (event.canceled_reason or "").strip() == TTL_EXCEEDED:
+            reason = CloseReason.TIMED_OUT
+        policy = Unanswered(deps.settings.unanswered_transfer_action.value)
+        return lambda s: s.close(task_sid, reason, policy=policy, now=deps.clock())
+    if not kind.startswith("reservation.") or event.worker_sid is None:
+        return None
+    worker_sid = event.worker_sid
+    identity = identity_of(event.worker_attributes) or worker_sid
+    name = display_name(event.worker_attributes, deps.settings.default_agent_name)
+    if kind == "reservation.created":
+        return lambda s: s.offered(identity, worker_sid, name, task_sid)
+    if kind == "reservation.accepted":
+        return lambda s: s.accepted(identity, worker_sid, name, task_sid)
+    if kind in RESERVATION_WITHDRAWN:
+        return lambda s: s.withdrawn(identity, task_sid)
+    return None
+
+
+def handle_taskrouter_event(event: TaskRouterEvent, deps: Deps) -> str:
+    change = _task_change(event, deps)
+    if change is None:
+        return "ignored"
+    conversation_sid = event.conversation_sid
+    if conversation_sid is None and event.task_sid:
+        # Janitor compatibility strips channelSid before completion; the index still knows.
+        conversation_sid = deps.store.conversation_of_task(event.task_sid)
+    if conversation_sid is None:
+        return "not a chat"
+    # Only task.created (or the Studio call, or a transfer) starts tracking a chat.
+    create = event.event_type == "task.created" or event.event_type in TASK_CLOSING
+    changed, state = deps.store.transition(conversation_sid, change, create=create)
+    if state is None:
+        return "untracked chat"
+    log.info(
+        "event handled",
+        extra={
+            "event_type": event.event_type,
+            "conversation_sid": conversation_sid,
+            "task_sid": event.task_sid,
+            "changed": bool(changed),
+        },
+    )
+    drain(deps, conversation_sid)
+    return "applied" if changed else "no change"
+
+
+def _conversation_change(event: ConversationEvent) -> Callable[[ConversationState], bool] | None:
+    kind = event.event_type
+    identity = event.identity
+    if kind == "onParticipantAdded" and identity:
+        return lambda s: s.participant_added(identity)
+    if kind == "onParticipantRemoved" and identity:
+        return lambda s: s.participant_removed(identity)
+    if (
+        kind == "onConversationStateUpdated" and event.state_to == "closed"
+    ) or kind == "onConversationRemoved":
+        return lambda s: s.customer_closed()
+    return None
+
+
+def handle_conversation_event(event: ConversationEvent, deps: Deps) -> str:
+    change = _conversation_change(event)
+    if change is None or event.conversation_sid is None:
+        return "ignored"
+    changed, state = deps.store.transition(event.conversation_sid, change, create=False)
+    if state is None:
+        return "untracked chat"
+    log.info(
+        "event handled",
+        extra={
+            "event_type": event.event_type,
+            "conversation_sid": event.conversation_sid,
+            "changed": bool(changed),
+        },
+    )
+    drain(deps, event.conversation_sid)
+    return "applied" if changed else "no change"
+
+
+def handle_track_task(request: TrackTaskRequested, deps: Deps) -> str:
+    """The Studio utility (seed): track a task on a chat before its task.created arrives."""
+    changed, _ = deps.store.transition(request.conversation_sid, lambda s: s.track(request.task_sid))
+    drain(deps, request.conversation_sid)
+    return "applied" if changed else "no change"

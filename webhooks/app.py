@@ -6,13 +6,19 @@ import logging
 
 import redis
 from flask import Flask, Response
+from flask_cors import CORS
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from webhooks.intake import EventIntake
 from webhooks.routes import bp, json_error
 from webhooks.signature import SignatureCheck
+from webhooks.transfers import bp as transfers_bp
+from worker.adapters.conversation_store import ConversationStore
+from worker.adapters.flex_tokens import FlexTokenValidator
 from worker.adapters.intake_dedupe import IntakeDedupe
 from worker.adapters.task_queue import CeleryTaskQueue, TaskQueue
+from worker.adapters.transfer_store import TransferStore
+from worker.adapters.twilio_gateway import TwilioGateway
 from worker.settings import Settings, load_settings_or_exit
 
 log = logging.getLogger("chat_transfer.web")
@@ -23,6 +29,7 @@ def create_app(
     *,
     redis_client: redis.Redis | None = None,
     task_queue: TaskQueue | None = None,
+    gateway: TwilioGateway | None = None,
 ) -> Flask:
     """Build the receiver. Tests pass their own Redis client and queue; production builds both."""
     settings = settings or load_settings_or_exit()
@@ -48,7 +55,17 @@ def create_app(
     app.extensions["chat_transfer.signature"] = SignatureCheck(
         settings.twilio_auth_token.get_secret_value(), settings.public_base_url
     )
+    app.extensions["chat_transfer.queue"] = task_queue
+    app.extensions["chat_transfer.store"] = ConversationStore(
+        redis_client, settings.conversation_ttl_after_end_seconds
+    )
+    app.extensions["chat_transfer.transfers"] = TransferStore(redis_client)
+    app.extensions["chat_transfer.gateway"] = gateway or TwilioGateway(settings)
+    app.extensions["chat_transfer.tokens"] = FlexTokenValidator(settings, redis_client)
     app.register_blueprint(bp)
+    app.register_blueprint(transfers_bp)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    CORS(app, resources={r"/transfers*": {"origins": origins}})
     _register_error_handlers(app)
     return app
 

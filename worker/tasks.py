@@ -19,12 +19,20 @@ import redis
 from celery import Task
 
 from worker.adapters.http_client import TwilioTransient
-from worker.adapters.task_queue import CONVERSATIONS_EVENT, RECONCILE, TASKROUTER_EVENT, TRACK_TASK
+from worker.adapters.task_queue import (
+    CONVERSATIONS_EVENT,
+    RECONCILE,
+    RUN_TRANSFER,
+    TASKROUTER_EVENT,
+    TRACK_TASK,
+)
 from worker.celery_app import app
 from worker.domain.events import ConversationEvent, TaskRouterEvent, TrackTaskRequested
 from worker.handlers.deps import process_deps
 from worker.handlers.reconcile import reconcile as run_reconcile
 from worker.handlers.tracking import handle_conversation_event, handle_taskrouter_event, handle_track_task
+from worker.handlers.transfers import InviteTaskNotYetVisible
+from worker.handlers.transfers import run_transfer as run_transfer_handler
 
 log = logging.getLogger("chat_transfer.tasks")
 
@@ -32,7 +40,7 @@ DEAD_LETTERS_KEY = "cft:dead-letters"
 STATS_KEY = "cft:stats:events"
 MAX_RETRIES = 12
 BACKOFF_CAP_SECONDS = 300.0
-TRANSIENT = (TwilioTransient, redis.RedisError, ConnectionError, TimeoutError)
+TRANSIENT = (TwilioTransient, redis.RedisError, ConnectionError, TimeoutError, InviteTaskNotYetVisible)
 
 TASK_OPTIONS: dict[str, Any] = {
     "bind": True,
@@ -93,3 +101,9 @@ def reconcile(self: Task) -> dict[str, Any]:
     report = run_reconcile(process_deps())
     log.info("reconciled", extra={"report": report.__dict__})
     return report.__dict__
+
+
+@app.task(name=RUN_TRANSFER, **TASK_OPTIONS)
+def run_transfer(self: Task, payload: dict[str, Any]) -> str:
+    transfer_id = payload["transferId"]
+    return run(self, payload, lambda: run_transfer_handler(transfer_id, process_deps()), "transfer")

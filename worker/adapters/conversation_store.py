@@ -10,15 +10,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import redis
 
+from worker.adapters.redis_json import atomic_update
 from worker.domain.model import ConversationState
 
 T = TypeVar("T")
-
-MAX_ATTEMPTS = 50
 
 
 class ConversationStore:
@@ -51,33 +50,26 @@ class ConversationStore:
     ) -> tuple[T | None, ConversationState | None]:
         """Apply `change` atomically; returns its result and the state as stored after it."""
         key = self.key(conversation_sid)
-        for _ in range(MAX_ATTEMPTS):
-            with self.redis.pipeline(transaction=True) as pipe:
-                try:
-                    pipe.watch(key)
-                    raw = pipe.get(key)
-                    if raw is None and not create:
-                        pipe.unwatch()
-                        return None, None
-                    before = raw.decode() if isinstance(raw, bytes) else raw
-                    state = (
-                        ConversationState.from_dict(json.loads(before))
-                        if before
-                        else ConversationState(sid=conversation_sid)
-                    )
-                    known_tasks = set(state.tasks)
-                    result = change(state)
-                    after = json.dumps(state.to_dict(), separators=(",", ":"))
-                    if after == before:
-                        pipe.unwatch()
-                        return result, state
-                    pipe.multi()
-                    self._write(pipe, key, state, after, set(state.tasks) - known_tasks)
-                    pipe.execute()
-                    return result, state
-                except redis.WatchError:
-                    continue
-        raise RuntimeError(f"conversation {conversation_sid}: too much contention")
+        outcome: dict[str, Any] = {}
+
+        def apply(current: str | None) -> tuple[tuple[T | None, ConversationState | None], str | None]:
+            if current is None and not create:
+                return (None, None), None
+            state = (
+                ConversationState.from_dict(json.loads(current))
+                if current
+                else ConversationState(sid=conversation_sid)
+            )
+            outcome["known"] = set(state.tasks)
+            outcome["state"] = state
+            result = change(state)
+            return (result, state), json.dumps(state.to_dict(), separators=(",", ":"))
+
+        def write(pipe: redis.client.Pipeline, text: str) -> None:
+            state: ConversationState = outcome["state"]
+            self._write(pipe, key, state, text, set(state.tasks) - outcome["known"])
+
+        return atomic_update(self.redis, key, apply, write)
 
     def _write(
         self, pipe: redis.client.Pipeline, key: str, state: ConversationState, data: str, new_tasks: set[str]

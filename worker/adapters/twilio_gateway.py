@@ -157,6 +157,13 @@ class TwilioGateway:
         )
         return [task.sid for task in tasks]
 
+    def accepted_worker_of(self, task_sid: str) -> str | None:
+        """The worker holding the task: its accepted reservation's worker."""
+        reservations = _translate(
+            lambda: self.workspace.tasks(task_sid).reservations.list(reservation_status="accepted", limit=5)
+        )
+        return next((r.worker_sid for r in reservations), None)
+
     def fetch_worker(self, worker_sid: str) -> WorkerSnapshot:
         worker = _translate(lambda: self.workspace.workers(worker_sid).fetch())
         return WorkerSnapshot(worker.sid, worker.friendly_name, _loads(worker.attributes))
@@ -210,6 +217,26 @@ class TwilioGateway:
         _translate(lambda: self._conversation(conversation_sid).update(**kwargs))
 
     # ---- Flex Interactions -------------------------------------------------------------------
+
+    def _channel(self, interaction_sid: str, channel_sid: str) -> Any:
+        return self.client.flex_api.v1.interaction(interaction_sid).channels(channel_sid)
+
+    def create_invite(self, interaction_sid: str, channel_sid: str, routing: dict[str, Any]) -> str:
+        invite = _translate(
+            lambda: self._channel(interaction_sid, channel_sid).invites.create(routing=routing)
+        )
+        return str(invite.sid)
+
+    def close_agent_participant(self, interaction_sid: str, channel_sid: str, task_sid: str) -> bool:
+        """Close the agent participant working `task_sid` (a cold transfer's invite strategy)."""
+        channel = self._channel(interaction_sid, channel_sid)
+        participants = _translate(lambda: channel.participants.list(limit=50))
+        for participant in participants:
+            routing = participant.routing_properties or {}
+            if participant.type == "agent" and routing.get("task_sid") == task_sid:
+                _translate(lambda p=participant: channel.participants(p.sid).update(status="closed"))
+                return True
+        return False
 
     def close_interaction_channel(self, interaction_sid: str, channel_sid: str) -> None:
         _translate(

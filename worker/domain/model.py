@@ -34,6 +34,9 @@ class CloseReason(StrEnum):
     TIMED_OUT = "timed-out"  # canceled by TaskRouter's TTL
 
 
+UNANSWERED = (CloseReason.CANCELED, CloseReason.DELETED, CloseReason.TIMED_OUT)
+
+
 class NoticeType(StrEnum):
     JOINED = "joined"
     LEFT = "left"
@@ -188,8 +191,7 @@ class ConversationState:
         for member in self.members:
             if member.task_sid == task_sid:
                 self._leave(member)
-        unanswered = reason in (CloseReason.CANCELED, CloseReason.DELETED, CloseReason.TIMED_OUT)
-        if task.transfer and unanswered and not task.assigned:
+        if task.transfer and reason in UNANSWERED and not task.assigned:
             self._transfer_failed(task.transfer, policy, now)
         self._queue_mirror()
         self._consider_end(f"last task {task_sid} {reason}")
@@ -257,7 +259,15 @@ class ConversationState:
         self.holds[hold_id] = Hold(kind=kind, opened_at=now)
         return True
 
-    def hold_created(self, hold_id: str, task_sid: str, transfer: TransferInfo | None = None) -> bool:
+    def hold_created(
+        self,
+        hold_id: str,
+        task_sid: str,
+        transfer: TransferInfo | None = None,
+        *,
+        policy: Unanswered = Unanswered.REQUEUE,
+        now: float = 0.0,
+    ) -> bool:
         """The hold produced its task: track it, then release the hold (in that order)."""
         changed = self.track(task_sid, transfer=transfer)
         hold = self.holds.get(hold_id)
@@ -274,6 +284,10 @@ class ConversationState:
                 )
                 or changed
             )
+            task = self.tasks[task_sid]
+            if task.status == CLOSED and task.reason in UNANSWERED and not task.assigned:
+                # The transfer task was canceled before the transfer could even be announced.
+                self._transfer_failed(transfer, policy, now)
         self._consider_end("hold released")
         return changed
 

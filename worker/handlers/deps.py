@@ -13,6 +13,7 @@ from functools import lru_cache
 import redis
 
 from worker.adapters.conversation_store import ConversationStore
+from worker.adapters.transfer_store import TransferStore
 from worker.adapters.twilio_gateway import TwilioGateway
 from worker.settings import Settings, load_settings_or_exit
 
@@ -23,6 +24,7 @@ class Deps:
     store: ConversationStore
     gateway: TwilioGateway
     redis: redis.Redis
+    transfers: TransferStore
     clock: Callable[[], float] = time.time
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
 
@@ -34,6 +36,7 @@ def build_deps(settings: Settings) -> Deps:
         store=ConversationStore(client, settings.conversation_ttl_after_end_seconds),
         gateway=TwilioGateway(settings),
         redis=client,
+        transfers=TransferStore(client),
     )
 
 

@@ -1,0 +1,39 @@
+"""Optimistic, retried read-modify-write of one JSON value in Redis (WATCH/MULTI)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import redis
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 50
+
+
+def atomic_update(
+    client: redis.Redis,
+    key: str,
+    change: Callable[[str | None], tuple[T, str | None]],
+    write: Callable[[redis.client.Pipeline, str], None],
+) -> T:
+    """Run `change(current_text)` → (result, new_text or None for "unchanged") under WATCH;
+    when something changed, `write(pipe, new_text)` queues the writes, committed atomically.
+    Retries when another client changed `key` in between."""
+    for _ in range(MAX_ATTEMPTS):
+        with client.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(key)
+                raw = pipe.get(key)
+                current = raw.decode() if isinstance(raw, bytes) else raw
+                result, new_text = change(current)
+                if new_text is None or new_text == current:
+                    pipe.unwatch()
+                    return result
+                pipe.multi()
+                write(pipe, new_text)
+                pipe.execute()
+                return result
+            except redis.WatchError:
+                continue
+    raise RuntimeError(f"{key}: too much contention")

@@ -1,0 +1,330 @@
+"""Transfer orchestration (CONTRACT §5, §6 rules 3-4): idempotent end to end.
+
+Each run resumes the transfer from its record; every step is safe to repeat, so a retry after a
+crash at any point creates no second task, invite or notice:
+  hold      the chat may not end while the transfer is set up (opened before any change);
+  target    the target's display name (cached);
+  create    the transfer task (task strategy) or Interactions invite (invite strategy), found
+            again by its `transferId` marker on a retry;
+  track     the new task tracked on the chat, the hold released, `transfer-started` queued;
+  original  `chatTransferData` on the original task, with If-Match (re-read on 412);
+  cold      a cold transfer takes the first agent out (wrap-up, or closes their participant).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+from typing import Any
+
+from worker.adapters.twilio_gateway import NotFound, PreconditionFailed, TaskSnapshot, TwilioRejected
+from worker.domain.events import conversation_sid_in, interaction_in
+from worker.domain.model import ConversationState, TransferInfo, Unanswered
+from worker.domain.notices import display_name, language_of
+from worker.domain.transfer import TransferRecord, TransferStatus, transfer_task_attributes
+from worker.handlers.deps import Deps
+from worker.handlers.outbox import drain
+from worker.handlers.task_creation import create_task_once
+from worker.settings import TransferStrategy
+
+log = logging.getLogger("chat_transfer.transfers")
+
+NAME_CACHE_SECONDS = 3600
+IF_MATCH_ATTEMPTS = 5
+CRASH_HOOK_ENV = "CHAT_TRANSFER_CRASH_AT"  # tests only: "step" → SIGKILL self once at that step
+
+
+class TransferRefused(Exception):
+    """The transfer cannot be done; `reason` is what the Flex UI shows."""
+
+
+class InviteTaskNotYetVisible(Exception):
+    """The invite exists but TaskRouter does not list its task yet: retry shortly."""
+
+
+def _checkpoint(deps: Deps, record: TransferRecord, step: str) -> None:
+    """Crash injection for the crash-safety tests; inert unless CHAT_TRANSFER_CRASH_AT is set."""
+    wanted = os.environ.get(CRASH_HOOK_ENV)
+    if wanted != step:
+        return
+    if deps.redis.set(f"cft:crashed:{record.id}:{step}", "1", nx=True, ex=3600):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def run_transfer(transfer_id: str, deps: Deps) -> str:
+    record = deps.transfers.load(transfer_id)
+    if record is None or record.status != TransferStatus.PENDING:
+        return "nothing to do"
+    _, record = deps.transfers.update(transfer_id, lambda r: setattr(r, "attempts", r.attempts + 1))
+    assert record is not None
+    try:
+        _orchestrate(deps, record, retry=record.attempts > 1)
+    except TransferRefused as refusal:
+        _fail(deps, record, str(refusal))
+        return "failed"
+    except TwilioRejected as error:
+        _fail(deps, record, f"Twilio refused a step: {error}")
+        return "failed"
+    return "created"
+
+
+def _fail(deps: Deps, record: TransferRecord, reason: str) -> None:
+    log.warning(
+        "transfer failed", extra={"transfer_id": record.id, "task_sid": record.task_sid, "reason": reason}
+    )
+
+    def mark(r: TransferRecord) -> None:
+        r.status, r.reason = TransferStatus.FAILED, reason
+
+    deps.transfers.update(record.id, mark)
+    if record.conversation_sid:
+        deps.store.transition(
+            record.conversation_sid, lambda s: s.hold_failed(record.id, reason), create=False
+        )
+        drain(deps, record.conversation_sid)
+
+
+def _step_done(deps: Deps, record: TransferRecord, step: str, **values: Any) -> None:
+    def mark(r: TransferRecord) -> None:
+        for name, value in values.items():
+            setattr(r, name, value)
+        if step not in r.steps:
+            r.steps.append(step)
+
+    deps.transfers.update(record.id, mark)
+    mark(record)
+
+
+def _orchestrate(deps: Deps, record: TransferRecord, *, retry: bool) -> None:
+    try:
+        original = deps.gateway.fetch_task(record.task_sid)
+    except NotFound:
+        raise TransferRefused(f"unknown task {record.task_sid}") from None
+    conversation_sid = conversation_sid_in(original.attributes) or deps.store.conversation_of_task(
+        record.task_sid
+    )
+    if conversation_sid is None:
+        raise TransferRefused("the task is not a chat: its attributes name no conversationSid or channelSid")
+    record.conversation_sid = conversation_sid
+
+    if "hold" not in record.steps:
+        if original.assignment_status != "assigned":
+            raise TransferRefused(
+                f"the task is {original.assignment_status}; only an assigned task can be transferred"
+            )
+        _open_hold(deps, record, original)
+        _step_done(deps, record, "hold", conversation_sid=conversation_sid)
+    _checkpoint(deps, record, "hold")
+
+    if "target" not in record.steps:
+        target_name = _target_name(deps, record.target_sid)
+        strategy = _strategy(deps, original)
+        _step_done(deps, record, "target", target_name=target_name, strategy=strategy)
+    _checkpoint(deps, record, "target")
+
+    if "create" not in record.steps:
+        task_sid = _create(deps, record, original, retry=retry)
+        _step_done(deps, record, "create", transfer_task_sid=task_sid)
+    _checkpoint(deps, record, "create")
+
+    if "track" not in record.steps:
+        info = TransferInfo(record.id, record.mode, record.task_sid, record.target_name or "")
+        task_sid = record.transfer_task_sid or ""
+        policy = Unanswered(deps.settings.unanswered_transfer_action.value)
+        now = deps.clock()
+        deps.store.transition(
+            conversation_sid,
+            lambda s: s.hold_created(record.id, task_sid, transfer=info, policy=policy, now=now),
+        )
+        _step_done(deps, record, "track")
+        drain(deps, conversation_sid)
+    _checkpoint(deps, record, "track")
+
+    # The transfer task exists and is announced: from here a refusal is a warning, not a failure.
+    if "original" not in record.steps:
+        try:
+            _write_chat_transfer_data(deps, record, original)
+        except TwilioRejected as error:
+            log.warning("chatTransferData not written", extra={"transfer_id": record.id, "error": str(error)})
+        _step_done(deps, record, "original")
+    _checkpoint(deps, record, "original")
+
+    if record.mode == "COLD" and "cold" not in record.steps:
+        _take_first_agent_out(deps, record, original)
+        _step_done(deps, record, "cold")
+
+    _step_done(deps, record, "done", status=TransferStatus.CREATED)
+    log.info(
+        "transfer created",
+        extra={
+            "transfer_id": record.id,
+            "task_sid": record.task_sid,
+            "transfer_task_sid": record.transfer_task_sid,
+        },
+    )
+
+
+def _open_hold(deps: Deps, record: TransferRecord, original: TaskSnapshot) -> None:
+    now = deps.clock()
+    attributes = original.attributes
+
+    def hold(state: ConversationState) -> str | None:
+        if state.ended is not None or state.customer_left:
+            return "the chat has already ended"
+        # The original task may not be tracked yet (its task.created still on the way).
+        state.track(record.task_sid, interaction=interaction_in(attributes), language=language_of(attributes))
+        if state.tasks[record.task_sid].status != "inflight":
+            return "the task being transferred has already ended"
+        state.open_hold(record.id, "transfer", now)
+        return None
+
+    refusal, _ = deps.store.transition(record.conversation_sid or "", hold)
+    if refusal:
+        raise TransferRefused(refusal)
+
+
+def _cached_name(deps: Deps, sid: str, resolve: Any) -> dict[str, str]:
+    key = f"cft:name:{sid}"
+    cached = deps.redis.get(key)
+    if cached:
+        return json.loads(cached)
+    value = resolve()
+    deps.redis.set(key, json.dumps(value), ex=NAME_CACHE_SECONDS)
+    return value
+
+
+def _worker_card(deps: Deps, worker_sid: str) -> dict[str, str]:
+    def resolve() -> dict[str, str]:
+        worker = deps.gateway.fetch_worker(worker_sid)
+        return {
+            "name": display_name(worker.attributes, deps.settings.default_agent_name),
+            "contact_uri": str(worker.attributes.get("contact_uri") or ""),
+        }
+
+    return _cached_name(deps, worker_sid, resolve)
+
+
+def _target_name(deps: Deps, target_sid: str) -> str:
+    try:
+        if target_sid.startswith("WK"):
+            return _worker_card(deps, target_sid)["name"]
+        return _cached_name(deps, target_sid, lambda: {"name": deps.gateway.fetch_queue_name(target_sid)})[
+            "name"
+        ]
+    except NotFound:
+        raise TransferRefused(f"unknown transfer target {target_sid}") from None
+
+
+def _strategy(deps: Deps, original: TaskSnapshot) -> str:
+    has_interaction = interaction_in(original.attributes) is not None
+    wanted = deps.settings.transfer_strategy
+    if wanted is TransferStrategy.INVITE and not has_interaction:
+        raise TransferRefused("the invite strategy needs flexInteractionSid and flexInteractionChannelSid")
+    if wanted is TransferStrategy.TASK or (wanted is TransferStrategy.AUTO and not has_interaction):
+        return "task"
+    return "invite"
+
+
+def _transferring_contact_uri(deps: Deps, record: TransferRecord, state: ConversationState | None) -> str:
+    if state is not None:
+        member = next(
+            (m for m in state.members if m.task_sid == record.task_sid and m.state == "joined"), None
+        )
+        if member is not None:
+            return f"client:{member.identity}"
+    return (
+        _worker_card(deps, record.requested_by)["contact_uri"] if record.requested_by.startswith("WK") else ""
+    )
+
+
+def _create(deps: Deps, record: TransferRecord, original: TaskSnapshot, *, retry: bool) -> str:
+    state = deps.store.load(record.conversation_sid or "")
+    in_chat = sorted({m.worker_sid for m in state.agents_in_chat()}) if state else []
+    attributes = transfer_task_attributes(
+        original.attributes,
+        original_task_sid=record.task_sid,
+        record=record,
+        target_name=record.target_name or "",
+        transferring_contact_uri=_transferring_contact_uri(deps, record, state),
+        workers_in_chat=in_chat,
+    )
+    settings = deps.settings
+    workflow_sid = record.workflow_sid or settings.twilio_flex_chat_transfer_workflow_sid
+    if record.strategy == "invite":
+        return _create_by_invite(deps, record, original, attributes, workflow_sid, retry=retry)
+    routing_target = record.target_sid if settings.transfer_routing_target_mode else None
+    return create_task_once(
+        deps.gateway,
+        marker=("transferId", record.id),
+        retry=retry,
+        workflow_sid=None if routing_target else workflow_sid,
+        task_channel=original.task_channel or "chat",
+        attributes=attributes,
+        priority=record.priority if record.priority is not None else original.priority,
+        timeout=record.timeout,
+        routing_target=routing_target,
+    )
+
+
+def _create_by_invite(
+    deps: Deps,
+    record: TransferRecord,
+    original: TaskSnapshot,
+    attributes: dict[str, Any],
+    workflow_sid: str,
+    *,
+    retry: bool,
+) -> str:
+    interaction = interaction_in(original.attributes)
+    assert interaction is not None
+    if "invite" not in record.steps and not (retry and deps.gateway.tasks_marked("transferId", record.id)):
+        properties: dict[str, Any] = {
+            "workspace_sid": deps.settings.twilio_flex_workspace_sid,
+            "workflow_sid": workflow_sid,
+            "task_channel_unique_name": original.task_channel or "chat",
+            "attributes": {**attributes, "transferId": record.id},
+        }
+        if record.priority is not None:
+            properties["priority"] = record.priority
+        if record.timeout is not None:
+            properties["timeout"] = record.timeout
+        deps.gateway.create_invite(*interaction, {"properties": properties})
+        _step_done(deps, record, "invite")
+    found = deps.gateway.tasks_marked("transferId", record.id)
+    if not found:
+        raise InviteTaskNotYetVisible(record.id)
+    return found[0]
+
+
+def _write_chat_transfer_data(deps: Deps, record: TransferRecord, original: TaskSnapshot) -> None:
+    snapshot = original
+    for _ in range(IF_MATCH_ATTEMPTS):
+        attributes = dict(snapshot.attributes)
+        attributes["chatTransferData"] = {
+            "transferTaskSid": record.transfer_task_sid,
+            "transferType": record.mode,
+        }
+        if deps.settings.janitor_compat:
+            attributes.pop("channelSid", None)
+        if attributes == snapshot.attributes:
+            return
+        try:
+            deps.gateway.update_task_attributes(record.task_sid, attributes, if_match=snapshot.revision)
+            return
+        except PreconditionFailed:
+            snapshot = deps.gateway.fetch_task(record.task_sid)
+    raise TwilioRejected(412, None, "the original task kept changing; chatTransferData not written")
+
+
+def _take_first_agent_out(deps: Deps, record: TransferRecord, original: TaskSnapshot) -> None:
+    interaction = interaction_in(original.attributes)
+    try:
+        if record.strategy == "invite" and interaction is not None:
+            deps.gateway.close_agent_participant(*interaction, record.task_sid)
+        else:
+            deps.gateway.set_task_status(record.task_sid, "wrapping", f"cold transfer {record.id}")
+    except TwilioRejected as error:
+        # Already in wrap-up or beyond (a retry, or the agent was quicker): nothing left to do.
+        log.info("original task not moved", extra={"transfer_id": record.id, "error": str(error)})

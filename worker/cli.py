@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -79,6 +80,45 @@ def cmd_up(ns: argparse.Namespace) -> int:
     return max((child.returncode or 0) for child in children)
 
 
+def _redis_client():
+    import redis
+
+    return redis.Redis.from_url(load_settings_or_exit().state_redis_url, socket_connect_timeout=3)
+
+
+def cmd_inspect(ns: argparse.Namespace) -> int:
+    from worker.adapters.conversation_store import ConversationStore
+    from worker.operator import inspect_chat, render_chat
+
+    settings = load_settings_or_exit()
+    view = inspect_chat(
+        ConversationStore(_redis_client(), settings.conversation_ttl_after_end_seconds), ns.sid
+    )
+    print(json.dumps(view, indent=2) if ns.json else render_chat(view))
+    return 0 if view["tracked"] else 1
+
+
+def cmd_dead_letters(ns: argparse.Namespace) -> int:
+    from worker.celery_app import app
+    from worker.operator import DeadLetters
+
+    letters = DeadLetters(_redis_client())
+    if ns.action == "list":
+        for index, entry in enumerate(letters.list()):
+            print(f"{index}\t{entry['task']}\t{entry['error']}\t{json.dumps(entry['payload'])}")
+        return 0
+    entry = letters.take(ns.index)
+    if entry is None:
+        print(f"chat-transfer: no dead letter {ns.index}", file=sys.stderr)
+        return 1
+    if ns.action == "retry":
+        app.send_task(entry["task"], args=[entry["payload"]] if entry["payload"] is not None else [])
+        print(f"requeued {entry['task']}")
+    else:
+        print(f"dropped {entry['task']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chat-transfer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -104,6 +144,16 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=8080)
     up.set_defaults(func=cmd_up)
+
+    inspect = sub.add_parser("inspect", help="what the service tracks for a chat (CH…)")
+    inspect.add_argument("sid")
+    inspect.add_argument("--json", action="store_true")
+    inspect.set_defaults(func=cmd_inspect)
+
+    dead = sub.add_parser("dead-letters", help="work that gave up: list, retry or drop it")
+    dead.add_argument("action", choices=["list", "retry", "drop"])
+    dead.add_argument("index", nargs="?", type=int, default=0)
+    dead.set_defaults(func=cmd_dead_letters)
     return parser
 
 

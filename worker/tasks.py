@@ -8,7 +8,6 @@ still fails is recorded as a dead letter.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -33,10 +32,10 @@ from worker.handlers.reconcile import reconcile as run_reconcile
 from worker.handlers.tracking import handle_conversation_event, handle_taskrouter_event, handle_track_task
 from worker.handlers.transfers import InviteTaskNotYetVisible
 from worker.handlers.transfers import run_transfer as run_transfer_handler
+from worker.operator import DeadLetters
 
 log = logging.getLogger("chat_transfer.tasks")
 
-DEAD_LETTERS_KEY = "cft:dead-letters"
 STATS_KEY = "cft:stats:events"
 MAX_RETRIES = 12
 BACKOFF_CAP_SECONDS = 300.0
@@ -58,7 +57,7 @@ def backoff_seconds(retries: int, retry_after: float | None = None) -> float:
 def record_dead_letter(task_name: str, payload: Any, error: BaseException) -> None:
     entry = {"task": task_name, "payload": payload, "error": repr(error), "at": time.time()}
     try:
-        process_deps().redis.rpush(DEAD_LETTERS_KEY, json.dumps(entry))
+        DeadLetters(process_deps().redis).add(entry)
     except redis.RedisError:
         log.error("dead letter lost: redis unreachable", extra={"task": task_name})
 

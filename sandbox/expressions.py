@@ -308,7 +308,9 @@ def matches_task(expression: str | None, task_attributes: dict) -> bool:
     return evaluate(expression, Scope(doc=task_attributes, task=task_attributes))
 
 
-def matches_worker(expression: str | None, worker_attributes: dict, task_attributes: dict | None = None) -> bool:
+def matches_worker(
+    expression: str | None, worker_attributes: dict, task_attributes: dict | None = None
+) -> bool:
     """A queue TargetWorkers or target expression against a worker (task. keys read the task)."""
     if expression is None or not expression.strip():
         return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -15,6 +16,7 @@ from worker.adapters.task_queue import CONVERSATIONS_EVENT, TASKROUTER_EVENT
 from worker.domain.errors import InvalidInput, ServiceUnavailable
 
 bp = Blueprint("intake", __name__)
+OPENAPI_TEXT = (Path(__file__).with_name("openapi.json")).read_text()
 
 
 def intake() -> EventIntake:
@@ -100,6 +102,11 @@ def readyz() -> Response:
     except ServiceUnavailable as error:
         return json_error(503, str(error), state="unavailable")
     return jsonify({"status": "ready"})
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return current_app.response_class(OPENAPI_TEXT, mimetype="application/json")
 
 
 @bp.get("/metrics")

@@ -1,0 +1,239 @@
+"""The whole service on one machine, against the built-in Twilio sandbox.
+
+Used by `chat-transfer demo`, by `chat-transfer up` when no Twilio account is configured,
+and by the end-to-end tests: a real redis-server (embedded, or `REDIS_URL`), the sandbox
+served over HTTP, the receiver under gunicorn, real `celery worker` processes and,
+optionally, `celery beat` — each service a real OS process, as in production.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import redis
+import requests
+
+from worker.embedded_redis import EmbeddedRedis, free_port
+
+T = TypeVar("T")
+REPO = Path(__file__).resolve().parents[1]
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 20.0, interval: float = 0.02, what: str = "") -> T:
+    """Poll until `predicate()` is truthy; raise naming `what` when it never is."""
+    deadline = time.monotonic() + timeout
+    last_error: BaseException | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as error:  # what is waited on may not be up yet
+            last_error = error
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}; last: {last_error!r}")
+
+
+class ServiceProcess:
+    """A child process in its own process group, its output in a log file."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        self.name = name
+        self.args = args
+        self.env = env
+        self.log_path = Path(tempfile.mkstemp(prefix=f"cft-{name}-", suffix=".log")[1])
+        self._log = self.log_path.open("ab")
+        self.process = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            self.args,
+            env=self.env,
+            cwd=REPO,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: a crash, not a shutdown."""
+        if self.alive():
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        self._log = self.log_path.open("ab")
+        self.process = self._spawn()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.alive():
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+
+
+def start_worker(env: dict[str, str], *, concurrency: int = 2, name: str = "worker") -> ServiceProcess:
+    hostname = f"{name}-{os.getpid()}-{free_port()}@localhost"
+    args = [
+        sys.executable, "-m", "celery", "-A", "worker", "worker",
+        "--loglevel", "INFO", "-Q", "events,transfers,maintenance",
+        "--concurrency", str(concurrency), "--hostname", hostname,
+        "--without-gossip", "--without-mingle",
+    ]  # fmt: skip
+    process = ServiceProcess(name, args, env)
+    wait_for(lambda: "ready." in process.log() or not process.alive(), 60, 0.05, f"{name} ready")
+    if not process.alive():
+        raise RuntimeError(f"{name} did not start:\n{process.log()[-3000:]}")
+    return process
+
+
+def start_beat(env: dict[str, str]) -> ServiceProcess:
+    schedule = tempfile.mkdtemp(prefix="cft-beat-") + "/schedule"
+    args = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "worker",
+        "beat",
+        "--loglevel",
+        "INFO",
+        "--schedule",
+        schedule,
+    ]
+    return ServiceProcess("beat", args, env)
+
+
+def start_web(
+    env: dict[str, str], *, workers: int = 2, port: int | None = None
+) -> tuple[ServiceProcess, str]:
+    port = port or free_port()
+    args = [sys.executable, "-m", "worker.cli", "web", "--host", "127.0.0.1", "--port", str(port)]
+    args += ["--workers", str(workers)]
+    web = ServiceProcess("web", args, env)
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: requests.get(f"{base}/healthz", timeout=1).ok or not web.alive(), 60, 0.05, "receiver")
+    if not web.alive():
+        raise RuntimeError(f"receiver did not start:\n{web.log()[-3000:]}")
+    return web, base
+
+
+DEFAULT_WORKERS = (
+    {"name": "alice", "full_name": "Alice Adams", "skills": ["sales", "support"]},
+    {"name": "bob", "full_name": "Bob Brown", "public_identity": "Bob", "skills": ["sales"]},
+    {"name": "carol", "full_name": "Carol Chen", "skills": ["support"]},
+)
+DEFAULT_QUEUES = {"Sales": "routing.skills HAS 'sales'", "Support": "routing.skills HAS 'support'"}
+
+
+@dataclass
+class LocalStack:
+    """Start with `start()`; everything it started stops with `stop()`."""
+
+    worker_count: int = 1
+    worker_concurrency: int = 2
+    beat: bool = False
+    web_workers: int = 2
+    redis_url: str | None = None
+    settings: dict[str, str] = field(default_factory=dict)
+    sandbox_options: dict[str, Any] = field(default_factory=dict)
+    workers_spec: tuple[dict[str, Any], ...] = DEFAULT_WORKERS
+    queues: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_QUEUES))
+    progress: Callable[[str], None] = lambda _message: None
+
+    def start(self) -> LocalStack:
+        from sandbox import Sandbox
+
+        self._embedded: EmbeddedRedis | None = None
+        if not self.redis_url:
+            self._embedded = EmbeddedRedis().start()
+            self.redis_url = self._embedded.url
+        self.progress(f"redis at {self.redis_url}")
+        self.sandbox = Sandbox(**{"seed": 7, **self.sandbox_options})
+        self.sandbox.start()
+        self.setup = self.sandbox.seed_flex(queues=self.queues, workers=[dict(w) for w in self.workers_spec])
+        self.progress(f"Twilio sandbox at {self.sandbox.base_url}")
+        self.env = self.service_env()
+        self.web, self.base_url = start_web(self.env, workers=self.web_workers)
+        self.progress(f"receiver at {self.base_url}")
+        self.sandbox.set_event_callback(f"{self.base_url}/webhooks/taskrouter")
+        self.sandbox.set_conversations_webhook(f"{self.base_url}/webhooks/conversations")
+        self.workers = [
+            start_worker(self.env, concurrency=self.worker_concurrency, name=f"worker{i + 1}")
+            for i in range(self.worker_count)
+        ]
+        self.progress(f"{self.worker_count} celery worker process(es) ready")
+        self.beat_process = start_beat(self.env) if self.beat else None
+        self.redis = redis.Redis.from_url(self.redis_url, decode_responses=True)
+        return self
+
+    def service_env(self) -> dict[str, str]:
+        keep = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "CELERY_", "REDIS_"))}
+        keep.pop("CHAT_TRANSFER_CRASH_AT", None)
+        return {
+            **keep,
+            "TWILIO_ACCOUNT_SID": self.sandbox.account_sid,
+            "TWILIO_AUTH_TOKEN": self.sandbox.auth_token,
+            "TWILIO_FLEX_WORKSPACE_SID": self.setup.workspace_sid,
+            "TWILIO_FLEX_CHAT_TRANSFER_WORKFLOW_SID": self.setup.chat_transfer_workflow_sid,
+            "TWILIO_API_BASE_URL": self.sandbox.base_url or "",
+            "REDIS_URL": self.redis_url or "",
+            "RECONCILE_INTERVAL_SECONDS": "5",
+            **self.settings,
+        }
+
+    def stop(self) -> None:
+        for process in [
+            *getattr(self, "workers", []),
+            getattr(self, "beat_process", None),
+            getattr(self, "web", None),
+        ]:
+            if process is not None:
+                process.stop()
+        if getattr(self, "sandbox", None) is not None:
+            self.sandbox.stop()
+        if getattr(self, "_embedded", None) is not None:
+            self._embedded.stop()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    # ---- reading what the service tracks ---------------------------------------------------
+
+    def tracked(self, conversation_sid: str) -> dict[str, Any]:
+        import json
+
+        raw = self.redis.get(f"cft:conv:{conversation_sid}")
+        return json.loads(raw) if raw else {}
+
+    def notices(self, conversation_sid: str) -> list[dict[str, Any]]:
+        import json
+
+        found = []
+        for message in self.sandbox.messages(conversation_sid):
+            attributes = json.loads(message.get("attributes") or "{}")
+            if attributes.get("notification"):
+                found.append({**attributes, "body": message.get("body")})
+        return found

@@ -120,7 +120,12 @@ class Sandbox:
         self.host, self.port = host, self._server.server_port
         self._running = True
         self.deliverer.start()
-        server = threading.Thread(target=self._server.serve_forever, name="sandbox-http", daemon=True)
+        server = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="sandbox-http",
+            daemon=True,
+        )
         ticker = threading.Thread(target=self._tick_loop, name="sandbox-timers", daemon=True)
         self._threads = [server, ticker]
         for t in self._threads:

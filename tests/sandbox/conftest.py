@@ -107,8 +107,11 @@ class Receiver:
 
     def _app(self, environ, start_response):
         req = Request(environ)
+        raw_url = req.host_url.rstrip("/") + environ.get(
+            "REQUEST_URI", req.full_path
+        )  # as sent, for signatures
         rec = Received(
-            req.method, req.path, req.url, dict(req.headers), req.form.to_dict(), req.args.to_dict()
+            req.method, req.path, raw_url, dict(req.headers), req.form.to_dict(), req.args.to_dict()
         )
         with self._cond:
             self.received.append(rec)

@@ -313,6 +313,7 @@ class TaskRouter:
         self.listeners: list[Callable[..., None]] = []
         self._dispatching = False
         self._redispatch = False
+        self._held: list | None = None  # events held back while a new task is first routed
 
     # ------------------------------------------------------------- lookups
     def ws(self, sid: str) -> Workspace:
@@ -682,8 +683,16 @@ class TaskRouter:
             virtual_start_time=virtual_start_time or now,
         )
         ws.tasks[task.sid] = task
+        # Twilio evaluates the workflow as it creates the task: task.created already names
+        # the queue, then come the workflow / queue events, then the reservation.
+        self._held = []
+        try:
+            self._start_routing(ws, task)
+        finally:
+            held, self._held = self._held, None
         self._emit(ws, "task.created", "task", task.sid, f"Task {task.sid} created", task=task)
-        self._start_routing(ws, task)
+        for event, fields in held:
+            self._publish(ws, event, fields)
         self.dispatch(ws)
         return task
 
@@ -1308,10 +1317,16 @@ class TaskRouter:
             date=now,
             data={_snake(k): v for k, v in fields.items() if k not in ("EventType", "Sid", "AccountSid")},
         )
-        ws.events.append(event)
-        if ws.event_callback_url and self._wanted(ws, event_type):
-            self.core.deliver("taskrouter", ws.event_callback_url, fields, "POST")
+        if self._held is not None:
+            self._held.append((event, fields))
+        else:
+            self._publish(ws, event, fields)
         return event
+
+    def _publish(self, ws: Workspace, event: Event, fields: dict[str, str]) -> None:
+        ws.events.append(event)
+        if ws.event_callback_url and self._wanted(ws, event.event_type):
+            self.core.deliver("taskrouter", ws.event_callback_url, fields, "POST")
 
     @staticmethod
     def _wanted(ws: Workspace, event_type: str) -> bool:

@@ -75,7 +75,7 @@ class Api:
         return resp.json() if resp.content else None
 
 
-def tour(sb: Sandbox) -> None:  # noqa: PLR0915 - one pass through every handler
+def tour(sb: Sandbox) -> None:
     """Drive every REST operation the sandbox models at least once."""
     api = Api(sb)
     flex = sb.seed_flex(
@@ -245,11 +245,11 @@ def tour(sb: Sandbox) -> None:  # noqa: PLR0915 - one pass through every handler
             }
         ),
     )
-    I = f"/v1/Interactions/{inter['sid']}"
-    api("GET", "flex-api", I)
-    api("POST", "flex-api", I, WebhookTtid="flex_interactionwebhook_1")
-    api("GET", "flex-api", f"{I}/Channels")
-    CH = f"{I}/Channels/{inter['channel']['sid']}"
+    inter_path = f"/v1/Interactions/{inter['sid']}"
+    api("GET", "flex-api", inter_path)
+    api("POST", "flex-api", inter_path, WebhookTtid="flex_interactionwebhook_1")
+    api("GET", "flex-api", f"{inter_path}/Channels")
+    CH = f"{inter_path}/Channels/{inter['channel']['sid']}"
     api("GET", "flex-api", CH)
     sb.accept_task(inter["routing"]["properties"]["sid"])
     api(

@@ -40,6 +40,8 @@ def test_taskrouter_events_are_signed_and_complete(sb, flex, receiver):
     )
     assert types.index("reservation.accepted") < types.index("task.wrapup") < types.index("task.completed")
     assert all(valid(sb, r) for r in got)
+    created = next(r.form for r in got if r.form["EventType"] == "task.created")
+    assert created["TaskQueueName"] == "Everyone" and created["TaskAssignmentStatus"] == "pending"
     accepted = next(r.form for r in got if r.form["EventType"] == "reservation.accepted")
     assert accepted["Sid"].startswith("EV") and accepted["AccountSid"] == sb.account_sid
     assert (

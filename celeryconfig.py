@@ -21,7 +21,9 @@ broker_connection_timeout = 2
 broker_transport_options = {
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
-    "visibility_timeout": 3600,
+    # A message a lost worker never acknowledged goes back to the queue after this long
+    # (redis transport); tasks are short, so it can be short too.
+    "visibility_timeout": _settings.broker_visibility_timeout_seconds,
     "confirm_publish": True,  # amqp: a 2xx means the broker has the message
 }
 broker_pool_limit = 10

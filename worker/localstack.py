@@ -188,7 +188,7 @@ class LocalStack:
 
     def service_env(self) -> dict[str, str]:
         keep = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "CELERY_", "REDIS_"))}
-        keep.pop("CHAT_TRANSFER_CRASH_AT", None)
+        keep.pop("CHAT_TRANSFER_FAULT_INJECTION", None)
         return {
             **keep,
             "TWILIO_ACCOUNT_SID": self.sandbox.account_sid,

@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     janitor_compat: bool = False
     unanswered_transfer_action: UnansweredTransferAction = UnansweredTransferAction.REQUEUE
     twilio_http_timeout_seconds: float = Field(default=10.0, gt=0)
+    broker_visibility_timeout_seconds: int = Field(default=300, gt=0)
     log_level: str = "INFO"
 
     @field_validator(

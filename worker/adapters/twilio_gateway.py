@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
 from worker.adapters.http_client import CallObserver, RoutedHttpClient, TwilioTransient
@@ -65,15 +65,26 @@ def _loads(raw: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _rejection(status: int, code: int | None, message: str) -> TwilioRejected | TwilioTransient:
+    if status == 429 or status >= 500:
+        return TwilioTransient(status, None)
+    kind = {412: PreconditionFailed, 404: NotFound}.get(status, TwilioRejected)
+    return kind(status, code, message)
+
+
 def _translate(call: Callable[[], Any]) -> Any:
     try:
         return call()
     except TwilioRestException as error:
-        status = int(error.status)
-        if status == 429 or status >= 500:
-            raise TwilioTransient(status, None) from error
-        kind = {412: PreconditionFailed, 404: NotFound}.get(status, TwilioRejected)
-        raise kind(status, error.code, error.msg) from error
+        raise _rejection(int(error.status), error.code, error.msg) from error
+    except TwilioException as error:
+        # Paging (list/stream) raises the base exception with the response as its second arg.
+        response = error.args[1] if len(error.args) > 1 else None
+        status = getattr(response, "status_code", None)
+        if status is None:
+            raise
+        body = _loads(getattr(response, "text", ""))
+        raise _rejection(int(status), body.get("code"), str(body.get("message", error.args[0]))) from error
 
 
 class TwilioGateway:

@@ -33,7 +33,8 @@ log = logging.getLogger("chat_transfer.transfers")
 
 NAME_CACHE_SECONDS = 3600
 IF_MATCH_ATTEMPTS = 5
-CRASH_HOOK_ENV = "CHAT_TRANSFER_CRASH_AT"  # tests only: "step" → SIGKILL self once at that step
+FAULT_INJECTION_ENV = "CHAT_TRANSFER_FAULT_INJECTION"  # "1" in the crash-safety tests only
+CRASH_AT_KEY = "cft:fault:crash-at"
 
 
 class TransferRefused(Exception):
@@ -45,9 +46,12 @@ class InviteTaskNotYetVisible(Exception):
 
 
 def _checkpoint(deps: Deps, record: TransferRecord, step: str) -> None:
-    """Crash injection for the crash-safety tests; inert unless CHAT_TRANSFER_CRASH_AT is set."""
-    wanted = os.environ.get(CRASH_HOOK_ENV)
-    if wanted != step:
+    """Crash injection for the crash-safety tests: inert unless the process was started with
+    CHAT_TRANSFER_FAULT_INJECTION=1; then the step named in Redis kills the process, once."""
+    if os.environ.get(FAULT_INJECTION_ENV) != "1":
+        return
+    wanted = deps.redis.get(CRASH_AT_KEY)
+    if (wanted.decode() if isinstance(wanted, bytes) else wanted) != step:
         return
     if deps.redis.set(f"cft:crashed:{record.id}:{step}", "1", nx=True, ex=3600):
         os.kill(os.getpid(), signal.SIGKILL)

@@ -124,6 +124,12 @@ class Conversation:
         return self.last_activity + self.closed_after if self.closed_after else None
 
 
+def _writable(conv: Conversation) -> None:
+    """A closed conversation is final: Twilio refuses any change with 50377."""
+    if conv.state == "closed":
+        raise TwilioError(400, CONVERSATION_CLOSED, "Can't update conversation as it's in final closed state")
+
+
 @dataclass
 class Origin:
     """Who made a change: REST (fires only with the header), SDK user, Flex, timer."""
@@ -232,10 +238,7 @@ class Conversations:
         origin: Origin | None = None,
     ) -> Conversation:
         origin = origin or Origin()
-        if conv.state == "closed":
-            raise TwilioError(
-                400, CONVERSATION_CLOSED, "Can't update conversation as it's in final closed state"
-            )
+        _writable(conv)
         if state is not None and state not in STATES:
             raise bad_request(f"Invalid State {state}")
         if friendly_name is not None:
@@ -294,10 +297,7 @@ class Conversations:
         origin: Origin | None = None,
     ) -> Participant:
         origin = origin or Origin()
-        if conv.state == "closed":
-            raise TwilioError(
-                400, CONVERSATION_CLOSED, "Can't update conversation as it's in final closed state"
-            )
+        _writable(conv)
         if not identity and not address and not projected_address:
             raise bad_request("Either Identity or MessagingBinding.Address (or ProjectedAddress) is required")
         if identity and any(p.identity == identity for p in conv.participants.values()):
@@ -339,10 +339,7 @@ class Conversations:
         origin: Origin | None = None,
     ) -> Participant:
         origin = origin or Origin()
-        if conv.state == "closed":
-            raise TwilioError(
-                400, CONVERSATION_CLOSED, "Can't update conversation as it's in final closed state"
-            )
+        _writable(conv)
         if attributes is not None:
             p.attributes = parse_attributes(attributes)
         if identity is not None:
@@ -375,10 +372,7 @@ class Conversations:
         origin: Origin | None = None,
     ) -> Message:
         origin = origin or Origin()
-        if conv.state == "closed":
-            raise TwilioError(
-                400, CONVERSATION_CLOSED, "Can't update conversation as it's in final closed state"
-            )
+        _writable(conv)
         author = author or "system"
         participant = next(
             (
@@ -427,10 +421,7 @@ class Conversations:
         origin: Origin | None = None,
     ) -> Message:
         origin = origin or Origin()
-        if conv.state == "closed":
-            raise TwilioError(
-                400, CONVERSATION_CLOSED, "Can't update conversation as it's in final closed state"
-            )
+        _writable(conv)
         if author is not None:
             msg.author = author
         if body is not None:
@@ -683,6 +674,11 @@ def _conv(req: Req, key: str) -> Conversation:
     return _cv(req).get(req[key], svc)
 
 
+def _in_conversation(req: Req) -> tuple[Conversations, Conversation, bool]:
+    """The store, the conversation of a sub-resource path, and whether it was reached via /Services."""
+    return _cv(req), _conv(req, "ConversationSid"), "ChatServiceSid" in req.path_params
+
+
 def _timestamp(value: str | None) -> float | None:
     if value is None:
         return None
@@ -764,9 +760,7 @@ PART = "/Participants"
     "POST",
 )
 def participants(req: Req):
-    cv = _cv(req)
-    conv = _conv(req, "ConversationSid")
-    via = "ChatServiceSid" in req.path_params
+    cv, conv, via = _in_conversation(req)
     if req.method == "POST":
         p = cv.add_participant(
             conv,
@@ -798,9 +792,7 @@ def participants(req: Req):
     "DELETE",
 )
 def participant(req: Req):
-    cv = _cv(req)
-    conv = _conv(req, "ConversationSid")
-    via = "ChatServiceSid" in req.path_params
+    cv, conv, via = _in_conversation(req)
     p = cv.participant(conv, req["Sid"])
     if req.method == "DELETE":
         cv.remove_participant(conv, p, _origin(req))
@@ -822,9 +814,7 @@ def participant(req: Req):
     "conversations", "/v1/Services/{ChatServiceSid}/Conversations/{ConversationSid}/Messages", "GET", "POST"
 )
 def messages(req: Req):
-    cv = _cv(req)
-    conv = _conv(req, "ConversationSid")
-    via = "ChatServiceSid" in req.path_params
+    cv, conv, via = _in_conversation(req)
     if req.method == "POST":
         m = cv.add_message(
             conv,
@@ -851,9 +841,7 @@ def messages(req: Req):
     "DELETE",
 )
 def message(req: Req):
-    cv = _cv(req)
-    conv = _conv(req, "ConversationSid")
-    via = "ChatServiceSid" in req.path_params
+    cv, conv, via = _in_conversation(req)
     m = cv.message(conv, req["Sid"])
     if req.method == "DELETE":
         cv.remove_message(conv, m, _origin(req))

@@ -493,14 +493,7 @@ class Sandbox:
             conv = self.conversations.get(conversation_sid)
             if identity is None:
                 identity = next((p.identity for p in conv.participants.values() if p.identity), "customer")
-            msg = self.conversations.add_message(
-                conv,
-                author=identity,
-                body=body,
-                attributes=json.dumps(attributes) if attributes else None,
-                origin=Origin(source="SDK", fire=True, client_identity=identity),
-            )
-            return msg.sid
+            return self._sdk_message(conv, identity, body, attributes)
 
     def close_conversation(
         self, conversation_sid: str, *, state: str = "closed", by: str | None = None
@@ -630,15 +623,18 @@ class Sandbox:
         with self.core.lock:
             _, w = self.find_worker(worker_sid)
             identity = worker_identity(w.attributes, w.friendly_name)
-            conv = self.conversations.get(conversation_sid)
-            msg = self.conversations.add_message(
-                conv,
-                author=identity,
-                body=body,
-                attributes=json.dumps(attributes) if attributes else None,
-                origin=Origin(source="SDK", fire=True, client_identity=identity),
-            )
-            return msg.sid
+            return self._sdk_message(self.conversations.get(conversation_sid), identity, body, attributes)
+
+    def _sdk_message(self, conv, identity: str, body: str, attributes: dict | None) -> str:
+        """A message written from a Conversations SDK client (Source SDK, ClientIdentity)."""
+        msg = self.conversations.add_message(
+            conv,
+            author=identity,
+            body=body,
+            attributes=json.dumps(attributes) if attributes else None,
+            origin=Origin(source="SDK", fire=True, client_identity=identity),
+        )
+        return msg.sid
 
     # -------------------------------------------------------------- reading
     def task(self, task_sid: str) -> dict:

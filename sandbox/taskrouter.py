@@ -1606,6 +1606,11 @@ def event_json(tr: TaskRouter, ws: Workspace, e: Event) -> dict:
 WS = "/v1/Workspaces/{WorkspaceSid}"
 
 
+def _refuse_if_in_use(ws: Workspace, field_name: str, sid: str, what: str) -> None:
+    if any(getattr(t, field_name) == sid and t.assignment_status not in FINAL for t in ws.tasks.values()):
+        raise bad_request(f"Cannot delete a {what} with active Tasks")
+
+
 def _tr(req: Req) -> TaskRouter:
     return req.sandbox.taskrouter
 
@@ -1760,8 +1765,7 @@ def task_queue(req: Req):
     tr, ws = _tr(req), _ws(req)
     q = tr._get(ws.queues, req["Sid"], "TaskQueue")
     if req.method == "DELETE":
-        if any(t.task_queue_sid == q.sid and t.assignment_status not in FINAL for t in ws.tasks.values()):
-            raise bad_request("Cannot delete a TaskQueue with active Tasks")
+        _refuse_if_in_use(ws, "task_queue_sid", q.sid, "TaskQueue")
         del ws.queues[q.sid]
         return no_content()
     if req.method == "POST":
@@ -1951,8 +1955,7 @@ def workflow(req: Req):
     tr, ws = _tr(req), _ws(req)
     wf = tr._get(ws.workflows, req["Sid"], "Workflow")
     if req.method == "DELETE":
-        if any(t.workflow_sid == wf.sid and t.assignment_status not in FINAL for t in ws.tasks.values()):
-            raise bad_request("Cannot delete a Workflow with active Tasks")
+        _refuse_if_in_use(ws, "workflow_sid", wf.sid, "Workflow")
         del ws.workflows[wf.sid]
         return no_content()
     if req.method == "POST":

@@ -353,6 +353,7 @@ class Conversations:
 
     def remove_participant(self, conv: Conversation, p: Participant, origin: Origin | None = None) -> None:
         origin = origin or Origin()
+        _writable(conv)
         del conv.participants[p.sid]
         p.date_updated = self.core.now()
         fields = self._participant_fields(p)
@@ -434,6 +435,7 @@ class Conversations:
 
     def remove_message(self, conv: Conversation, msg: Message, origin: Origin | None = None) -> None:
         origin = origin or Origin()
+        _writable(conv)
         conv.messages.remove(msg)
         self._fire(conv, "onMessageRemoved", self._message_fields(msg), origin)
 

@@ -267,3 +267,31 @@ def test_attribute_update_reevaluates_a_pending_task(sb, flex, client):
         )
     )
     assert reserved_for(sb, t.sid) == ["alice"]
+
+
+def test_concurrent_requests_keep_state_consistent(sb, flex):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .conftest import twilio_client
+
+    def create(i):
+        client = twilio_client(sb)
+        return (
+            client.taskrouter.v1.workspaces(flex.workspace_sid)
+            .tasks.create(
+                workflow_sid=flex.assign_to_anyone_workflow_sid,
+                task_channel="chat",
+                attributes=json.dumps({"i": i}),
+            )
+            .sid
+        )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        sids = list(pool.map(create, range(40)))
+    assert len(set(sids)) == 40
+    reserved = sb.tasks(status="reserved")
+    assert len(reserved) == 4  # alice and bob, chat capacity 2 each; carol is offline
+    per_worker = [r["worker_name"] for r in sb.reservations(status="pending")]
+    assert sorted(per_worker) == ["alice", "alice", "bob", "bob"]
+    assert len(sb.tasks(status="pending")) == 36
+    sb.assert_faithful()

@@ -213,6 +213,14 @@ def test_conversations_messages_participants(sb, flex, client):
     with pytest.raises(TwilioRestException) as err:
         conv.messages.create(author="system", body="too late")
     assert err.value.code == 50377
+    for closed_change in (
+        lambda: conv.participants(sms.sid).delete(),
+        lambda: conv.update(state="active"),
+        lambda: conv.participants.create(identity="late"),
+    ):
+        with pytest.raises(TwilioRestException) as err:
+            closed_change()
+        assert err.value.code == 50377
     # the service-scoped paths reach the same conversation
     svc = client.conversations.v1.services(flex.chat_service_sid).conversations(chat.conversation_sid)
     assert svc.fetch().state == "closed" and len(svc.messages.list()) == 2

@@ -119,6 +119,19 @@ def cmd_dead_letters(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(ns: argparse.Namespace) -> int:
+    from worker.demo import run_demo
+
+    return run_demo(ns.json)
+
+
+def cmd_sandbox(argv: Sequence[str]) -> int:
+    """Every option is the sandbox's own (`chat-transfer sandbox --help`)."""
+    from sandbox import cli_main
+
+    return int(cli_main(list(argv)) or 0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chat-transfer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -145,6 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=8080)
     up.set_defaults(func=cmd_up)
 
+    demo = sub.add_parser("demo", help="the whole story against the built-in Twilio sandbox")
+    demo.add_argument("--json", metavar="PATH", help="also write the timeline as JSON (- for stdout)")
+    demo.set_defaults(func=cmd_demo)
+
+    sub.add_parser("sandbox", help="the Twilio sandbox alone (its options: chat-transfer sandbox --help)")
+
     inspect = sub.add_parser("inspect", help="what the service tracks for a chat (CH…)")
     inspect.add_argument("sid")
     inspect.add_argument("--json", action="store_true")
@@ -158,7 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ns = build_parser().parse_args(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["sandbox"]:
+        return cmd_sandbox(args[1:])
+    ns = build_parser().parse_args(args)
     return int(ns.func(ns) or 0)
 
 

@@ -1,0 +1,310 @@
+"""`chat-transfer demo`: the seed's stories, played against the built-in Twilio sandbox.
+
+Nothing needs configuring: an embedded Redis, the sandbox (with a generated account and auth
+token), the receiver under gunicorn, a real Celery worker process and beat start; then each
+story runs through signed webhooks exactly as it would with Twilio, and the demo prints the
+chat as the customer sees it — notices as notices, not chat lines — with task states and who
+is in the chat. Every rule of CONTRACT §6 that a story touches is checked; any broken rule
+makes the exit status non-zero. `--json PATH` writes the same timeline as data.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import requests
+
+from worker.localstack import LocalStack, wait_for
+
+TIMEOUT = 30.0
+
+
+@dataclass
+class Check:
+    rule: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class Story:
+    title: str
+    conversation_sid: str = ""
+    steps: list[str] = field(default_factory=list)
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+    tasks: dict[str, str] = field(default_factory=dict)
+    agents_in_chat: list[str] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+
+
+class Demo:
+    def __init__(self, stack: LocalStack, out: Any = sys.stdout) -> None:
+        self.stack = stack
+        self.sb = stack.sandbox
+        self.setup = stack.setup
+        self.out = out
+        self.stories: list[Story] = []
+        self.names = {sid: name for name, sid in self.setup.workers.items()}
+
+    # ---- output ------------------------------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def step(self, story: Story, text: str) -> None:
+        story.steps.append(text)
+        self.say(f"  · {text}")
+
+    def check(self, story: Story, rule: str, ok: bool, detail: str = "") -> None:
+        story.checks.append(Check(rule, bool(ok), detail))
+        mark = "ok " if ok else "BROKEN"
+        self.say(f"    [{mark}] {rule}{f' — {detail}' if detail and not ok else ''}")
+
+    # ---- helpers -----------------------------------------------------------------------------
+
+    def notices(self, conversation: str) -> list[dict[str, Any]]:
+        return self.stack.notices(conversation)
+
+    def kinds(self, conversation: str) -> list[str]:
+        return [n["notificationType"] for n in self.notices(conversation)]
+
+    def wait(self, predicate: Any, what: str) -> Any:
+        return wait_for(predicate, TIMEOUT, 0.02, what)
+
+    def accept_offer(self, task_sid: str) -> str:
+        offer = self.sb.pending_reservation(task_sid=task_sid, timeout=TIMEOUT)
+        self.sb.accept(offer["sid"])
+        return self.names[offer["worker_sid"]]
+
+    def transfer(self, agent: str, task_sid: str, target_sid: str, mode: str, **extra: Any) -> dict[str, Any]:
+        body = {
+            "taskSid": task_sid,
+            "targetSid": target_sid,
+            "mode": mode,
+            "Token": self.setup.tokens[agent],
+            **extra,
+        }
+        response = requests.post(f"{self.stack.base_url}/transfers", json=body, timeout=10)
+        response.raise_for_status()
+        transfer_id = response.json()["transferId"]
+
+        def settled() -> dict[str, Any] | None:
+            status = requests.get(f"{self.stack.base_url}/transfers/{transfer_id}", timeout=10).json()
+            return status if status["status"] != "pending" else None
+
+        return self.wait(settled, "the transfer to be set up")
+
+    def finish(self, task_sid: str) -> None:
+        if self.sb.task_status(task_sid) == "assigned":
+            self.sb.wrapup(task_sid)
+        if self.sb.task_status(task_sid) == "wrapping":
+            self.sb.complete(task_sid)
+
+    def snapshot(self, story: Story) -> None:
+        conversation = story.conversation_sid
+        story.transcript = []
+        for message in self.sb.messages(conversation):
+            attributes = json.loads(message.get("attributes") or "{}")
+            story.transcript.append(
+                {
+                    "author": message.get("author"),
+                    "body": message.get("body"),
+                    "notice": bool(attributes.get("notification")),
+                    "notificationType": attributes.get("notificationType"),
+                }
+            )
+        state = self.stack.tracked(conversation)
+        story.tasks = {sid: self.sb.task_status(sid) or "deleted" for sid in state.get("tasks", {})}
+        story.agents_in_chat = [m["name"] for m in state.get("members", []) if m["state"] == "joined"]
+
+    def chat_ended_once(self, story: Story) -> None:
+        conversation = story.conversation_sid
+        self.wait(lambda: self.sb.conversation(conversation)["state"] == "closed", "the chat to end")
+        self.wait(lambda: self.stack.tracked(conversation).get("ended") == "ended", "tracking to finish")
+        self.sb.wait_idle()
+        closes = [
+            r
+            for r in self.sb.requests_to(product="conversations", method="POST")
+            if r.params.get("State") == "closed" and r.path.endswith(conversation)
+        ]
+        self.check(story, "the chat ended exactly once (rule 2)", len(closes) == 1, f"{len(closes)} closes")
+        self.check(
+            story,
+            "one chat-ended notice",
+            self.kinds(conversation).count("chat-ended") == 1,
+            str(self.kinds(conversation)),
+        )
+
+    def notices_once(self, story: Story) -> None:
+        keys = Counter(n.get("noticeKey") for n in self.notices(story.conversation_sid))
+        doubled = [k for k, n in keys.items() if n > 1]
+        self.check(story, "every notice posted at most once (rule 6)", not doubled, str(doubled))
+
+    def still_open(self, story: Story, why: str) -> None:
+        self.sb.wait_idle()
+        state = self.sb.conversation(story.conversation_sid)["state"]
+        self.check(story, f"the chat stays open: {why}", state == "active", f"state is {state}")
+
+    # ---- the stories -------------------------------------------------------------------------
+
+    def warm_transfer_story(self) -> Story:
+        story = Story("Warm transfer to an agent; B leaves first, then A; the chat ends once")
+        self.begin(story)
+        chat = self.sb.start_chat("Maria", first_message="Hi, my order never arrived")
+        story.conversation_sid = chat.conversation_sid
+        agent_a = self.accept_offer(chat.task_sid)
+        self.step(story, f"a chat arrives; {agent_a} accepts it")
+        self.wait(lambda: "joined" in self.kinds(chat.conversation_sid), "the joined notice")
+        self.sb.agent_message(chat.conversation_sid, self.setup.workers[agent_a], "Hello Maria, let me look.")
+        agent_b = next(n for n in self.setup.workers if n != agent_a)
+        result = self.transfer(agent_a, chat.task_sid, self.setup.workers[agent_b], "WARM")
+        self.check(
+            story, "the transfer task was created (rule 3)", result["status"] == "created", str(result)
+        )
+        self.step(story, f"{agent_a} starts a warm transfer to {agent_b}: task {result['transferTaskSid']}")
+        taker = self.accept_offer(result["transferTaskSid"])
+        self.step(story, f"{taker} accepts; {agent_a} stays in the chat")
+        self.wait(lambda: self.kinds(chat.conversation_sid).count("joined") == 2, "B joined")
+        self.sb.agent_message(
+            chat.conversation_sid, self.setup.workers[taker], "Hi Maria, I can refund that."
+        )
+        self.finish(result["transferTaskSid"])
+        self.step(story, f"{taker} finishes first")
+        self.wait(lambda: "left" in self.kinds(chat.conversation_sid), "B's left notice")
+        self.still_open(story, f"{agent_a}'s task is still in flight")
+        self.sb.agent_message(chat.conversation_sid, self.setup.workers[agent_a], "Anything else, Maria?")
+        self.finish(chat.task_sid)
+        self.step(story, f"{agent_a} finishes")
+        self.chat_ended_once(story)
+        self.notices_once(story)
+        return self.end(story)
+
+    def cold_transfer_story(self) -> Story:
+        story = Story("Cold transfer to a queue: the first agent is out at once")
+        self.begin(story)
+        chat = self.sb.start_chat("Kenji", first_message="I want to upgrade my plan")
+        story.conversation_sid = chat.conversation_sid
+        agent_a = self.accept_offer(chat.task_sid)
+        self.step(story, f"a chat arrives; {agent_a} accepts it")
+        self.wait(lambda: "joined" in self.kinds(chat.conversation_sid), "the joined notice")
+        result = self.transfer(agent_a, chat.task_sid, self.setup.queues["Sales"], "COLD")
+        self.step(story, f"{agent_a} cold-transfers to the Sales queue: task {result['transferTaskSid']}")
+        self.wait(lambda: self.sb.task_status(chat.task_sid) in ("wrapping", "completed"), "A in wrap-up")
+        self.check(story, "a cold transfer moves the original task to wrap-up (rule 3)", True)
+        taker = self.accept_offer(result["transferTaskSid"])
+        self.check(story, "the queue did not offer the chat back to its sender", taker != agent_a, taker)
+        self.step(story, f"{taker} (Sales) accepts")
+        self.finish(chat.task_sid)
+        self.wait(lambda: self.kinds(chat.conversation_sid).count("joined") == 2, "B joined")
+        self.still_open(story, f"{taker} is still in the chat")
+        self.finish(result["transferTaskSid"])
+        self.step(story, f"{taker} finishes")
+        self.chat_ended_once(story)
+        self.notices_once(story)
+        return self.end(story)
+
+    def unanswered_transfer_story(self) -> Story:
+        story = Story("A transfer nobody takes: the customer is put back in a queue")
+        self.begin(story)
+        chat = self.sb.start_chat("Ana", first_message="Can someone help with billing?")
+        story.conversation_sid = chat.conversation_sid
+        agent_a = self.accept_offer(chat.task_sid)
+        self.step(story, f"a chat arrives; {agent_a} accepts it")
+        self.wait(lambda: "joined" in self.kinds(chat.conversation_sid), "the joined notice")
+        absent = next(n for n in self.setup.workers if n != agent_a)
+        self.sb.set_activity(self.setup.workers[absent], "Offline")
+        self.transfer(agent_a, chat.task_sid, self.setup.workers[absent], "COLD", timeout=60)
+        self.step(story, f"{agent_a} cold-transfers to {absent}, who is offline")
+        self.sb.advance(61)
+        self.step(story, "a minute passes: TaskRouter cancels the transfer task (Task TTL Exceeded)")
+        self.wait(lambda: "transfer-failed" in self.kinds(chat.conversation_sid), "transfer-failed")
+        self.check(story, "the chat says the transfer failed (rule 4)", True)
+        requeued = self.wait(
+            lambda: self.sb.tasks(
+                where=lambda a: a.get("conversationSid") == chat.conversation_sid and "requeueOf" in a
+            ),
+            "the customer requeued",
+        )
+        self.check(
+            story, "the customer is back in a queue, never alone in an open chat (rule 4)", len(requeued) == 1
+        )
+        self.sb.set_activity(self.setup.workers[absent], "Available")
+        taker = self.accept_offer(requeued[0]["sid"])
+        self.step(story, f"{taker} picks the chat up from the queue")
+        self.finish(chat.task_sid)  # the first agent's wrap-up is done too
+        self.finish(requeued[0]["sid"])
+        self.step(story, f"{taker} finishes")
+        self.chat_ended_once(story)
+        self.notices_once(story)
+        return self.end(story)
+
+    def begin(self, story: Story) -> None:
+        self.say(f"\n▶ {story.title}")
+
+    def end(self, story: Story) -> Story:
+        self.snapshot(story)
+        self.print_transcript(story)
+        self.stories.append(story)
+        return story
+
+    def print_transcript(self, story: Story) -> None:
+        self.say(f"  chat {story.conversation_sid}, as the customer sees it:")
+        for line in story.transcript:
+            if line["notice"]:
+                self.say(f"      ── {line['body']} ──")
+            else:
+                self.say(f"      {line['author']}: {line['body']}")
+        tasks = ", ".join(f"{sid[:10]}… {status}" for sid, status in story.tasks.items())
+        self.say(f"  tasks: {tasks}")
+        self.say(f"  agents still in the chat: {', '.join(story.agents_in_chat) or 'none'}")
+
+    def run(self) -> bool:
+        for play in (self.warm_transfer_story, self.cold_transfer_story, self.unanswered_transfer_story):
+            try:
+                play()
+            except Exception as error:  # a story that could not finish is a broken rule too
+                story = Story(play.__doc__ or play.__name__)
+                story.checks.append(Check("the story ran to its end", False, repr(error)))
+                self.say(f"    [BROKEN] {play.__name__}: {error!r}")
+                self.stories.append(story)
+        violations = self.sb.violations
+        if violations:
+            self.say(f"\n[BROKEN] the service sent {len(violations)} request(s) Twilio would reject")
+        broken = [c for s in self.stories for c in s.checks if not c.ok]
+        total = sum(len(s.checks) for s in self.stories)
+        self.say(
+            f"\n{total - len(broken)}/{total} checks held" + ("" if not broken else f"; {len(broken)} BROKEN")
+        )
+        return not broken and not violations
+
+    def as_data(self) -> dict[str, Any]:
+        return {
+            "stories": [asdict(s) for s in self.stories],
+            "violations": [str(v) for v in self.sb.violations],
+        }
+
+
+def run_demo(json_path: str | None = None, web: bool = False) -> int:
+    started = time.monotonic()
+    print(
+        "chat-transfer demo: starting Redis, the Twilio sandbox, the receiver, a worker and beat…", flush=True
+    )
+    with LocalStack(
+        worker_count=1, worker_concurrency=2, beat=True, progress=lambda m: print(f"  {m}", flush=True)
+    ) as stack:
+        demo = Demo(stack)
+        ok = demo.run()
+        if json_path:
+            text = json.dumps(demo.as_data(), indent=2)
+            if json_path == "-":
+                print(text)
+            else:
+                with open(json_path, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+        print(f"done in {time.monotonic() - started:.1f}s", flush=True)
+    return 0 if ok else 1

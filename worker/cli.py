@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 
 from worker.settings import load_settings_or_exit
@@ -41,10 +42,62 @@ def cmd_beat(ns: argparse.Namespace) -> int:
     return _celery(["beat", "--loglevel", ns.loglevel, "--schedule", ns.schedule])
 
 
+def _twilio_account_configured() -> bool:
+    from pydantic import ValidationError
+
+    from worker.settings import get_settings
+
+    try:
+        get_settings()
+    except ValidationError as error:
+        return not any(e["loc"] == ("twilio_account_sid",) and e["type"] == "missing" for e in error.errors())
+    return True
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM stops `up` as Ctrl-C does, so its child processes are stopped too."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def _up_on_sandbox(ns: argparse.Namespace) -> int:
+    """No Twilio account configured: run everything against the built-in sandbox."""
+    from worker.localstack import LocalStack
+
+    _interrupt_on_sigterm()
+    print("chat-transfer up: no TWILIO_ACCOUNT_SID, so the service runs against the built-in Twilio sandbox")
+    stack = LocalStack(beat=True, web_port=ns.port, progress=lambda m: print(f"  {m}", flush=True))
+    with stack:
+        env = stack.env
+        print("  settings in use (put your own account's in .env to run against Twilio):")
+        for name in (
+            "TWILIO_ACCOUNT_SID",
+            "TWILIO_FLEX_WORKSPACE_SID",
+            "TWILIO_FLEX_CHAT_TRANSFER_WORKFLOW_SID",
+            "TWILIO_API_BASE_URL",
+            "REDIS_URL",
+        ):
+            print(f"    {name}={env[name]}")
+        print(f"  agents' Flex tokens for POST /transfers: {json.dumps(stack.setup.tokens)}")
+        print("running; Ctrl-C stops everything", flush=True)
+        try:
+            while all(p.alive() for p in [stack.web, *stack.workers]):
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
 def cmd_up(ns: argparse.Namespace) -> int:
     """Web + worker + beat as child processes; an embedded Redis when REDIS_URL is unset."""
     from worker.embedded_redis import EmbeddedRedis
 
+    if not _twilio_account_configured():
+        return _up_on_sandbox(ns)
+    _interrupt_on_sigterm()
     env = dict(os.environ)
     embedded: EmbeddedRedis | None = None
     if not env.get("REDIS_URL"):

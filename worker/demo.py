@@ -289,7 +289,7 @@ class Demo:
         }
 
 
-def run_demo(json_path: str | None = None, web: bool = False) -> int:
+def run_demo(json_path: str | None = None) -> int:
     started = time.monotonic()
     print(
         "chat-transfer demo: starting Redis, the Twilio sandbox, the receiver, a worker and beat…", flush=True

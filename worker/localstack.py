@@ -153,6 +153,7 @@ class LocalStack:
     worker_concurrency: int = 2
     beat: bool = False
     web_workers: int = 2
+    web_port: int | None = None
     redis_url: str | None = None
     settings: dict[str, str] = field(default_factory=dict)
     sandbox_options: dict[str, Any] = field(default_factory=dict)
@@ -173,7 +174,7 @@ class LocalStack:
         self.setup = self.sandbox.seed_flex(queues=self.queues, workers=[dict(w) for w in self.workers_spec])
         self.progress(f"Twilio sandbox at {self.sandbox.base_url}")
         self.env = self.service_env()
-        self.web, self.base_url = start_web(self.env, workers=self.web_workers)
+        self.web, self.base_url = start_web(self.env, workers=self.web_workers, port=self.web_port)
         self.progress(f"receiver at {self.base_url}")
         self.sandbox.set_event_callback(f"{self.base_url}/webhooks/taskrouter")
         self.sandbox.set_conversations_webhook(f"{self.base_url}/webhooks/conversations")
@@ -215,7 +216,11 @@ class LocalStack:
             self._embedded.stop()
 
     def __enter__(self) -> LocalStack:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()  # whatever did start must not outlive a failed start
+            raise
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()

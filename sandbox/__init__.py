@@ -80,7 +80,8 @@ Reading back
     event_type=)`` (url, fields, token, attempts with status codes); ``events(types=,
     task_sid=)``; ``task(sid)``, ``task_status(sid)``, ``tasks(status=, where=)``,
     ``worker(sid)``, ``conversation(sid)``, ``messages(sid)``, ``participants(sid)``;
-    ``wait_idle(timeout=10)`` (webhooks delivered), ``wait_for(predicate, timeout=10)``.
+    ``wait_idle(timeout=10)`` (webhooks delivered), ``wait_for(predicate, timeout=10)``,
+    ``pause_webhooks()`` / ``resume_webhooks()`` (let webhooks pile up, then go).
 """
 
 from .cli import cli_main, serve

@@ -188,6 +188,16 @@ class Sandbox:
         """Wait until every webhook produced so far has been delivered (or given up)."""
         return self.deliverer.wait_idle(timeout)
 
+    def pause_webhooks(self) -> None:
+        """Hold every webhook back (they queue up, in order) until `resume_webhooks`."""
+        with self.deliverer._cond:
+            self.deliverer.paused = True
+
+    def resume_webhooks(self) -> None:
+        with self.deliverer._cond:
+            self.deliverer.paused = False
+            self.deliverer._cond.notify_all()
+
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0, message: str = "") -> Any:
         """Wait until `predicate()` (called under the sandbox lock) is truthy; returns its value."""
         deadline = time.monotonic() + timeout

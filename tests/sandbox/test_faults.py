@@ -105,8 +105,10 @@ def test_reordered_webhooks(sb, flex, receiver):
     sb.set_conversations_webhook(receiver.url + "/conv", filters=["onMessageAdded"])
     sb.faults.configure(webhook_reorder_rate=1.0)
     chat = sb.start_chat("cy", first_message=None)
+    sb.pause_webhooks()  # queue them all first, so the test does not depend on timing
     for body in ("1", "2", "3", "4"):
         sb.customer_message(chat.conversation_sid, body)
+    sb.resume_webhooks()
     assert sb.wait_idle()
     assert [r.form["Body"] for r in receiver.received] == ["2", "1", "4", "3"]
     assert sb.faults.counts["webhook_reordered"] == 4

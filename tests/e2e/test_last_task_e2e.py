@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
+import requests
 
 from tests.support.settings import make_settings
+from tests.support.signing import twilio_signature
 from worker.adapters.twilio_gateway import TwilioGateway
 from worker.localstack import LocalStack, wait_for
 
@@ -127,3 +129,60 @@ def test_the_customer_leaving_cancels_the_task_waiting_in_a_queue(stack):
     wait_for(lambda: stack.tracked(chat.conversation_sid)["ended"] == "ended", what="tracking finished")
     assert "chat-ended" not in kinds(stack, chat.conversation_sid)  # the closed chat takes no messages
     sb.set_activity(setup.workers["carol"], "Available")
+
+
+def post_signed(stack: LocalStack, path: str, fields: dict[str, str], sign: bool = True) -> requests.Response:
+    url = f"{stack.base_url}{path}"
+    headers = {"X-Twilio-Signature": twilio_signature(url, fields, stack.sandbox.auth_token)} if sign else {}
+    return requests.post(url, data=fields, headers=headers, timeout=10)
+
+
+def test_the_studio_utility_tracks_a_task_the_events_could_not(stack):
+    sb, setup = stack.sandbox, stack.setup
+    chat = sb.start_chat("gina")
+    # A Studio flow whose task does not name the conversation: task.created cannot track it.
+    task = gateway_for(stack).create_task(
+        workflow_sid=setup.assign_to_anyone_workflow_sid, task_channel="chat", attributes={"name": "gina"}
+    )
+    sb.wait_idle()
+    assert task not in stack.tracked(chat.conversation_sid).get("tasks", {})
+
+    fields = {"taskSid": task, "channelSid": chat.conversation_sid}
+    assert post_signed(stack, "/studio/track-task", fields, sign=False).status_code == 403
+    response = post_signed(stack, "/studio/track-task", fields)
+    assert response.status_code == 200
+    assert response.json()["conversationSid"] == chat.conversation_sid
+    wait_for(lambda: task in stack.tracked(chat.conversation_sid)["tasks"], what="the Studio-tracked task")
+
+    unknown = "CH" + "0" * 32
+    refused = post_signed(stack, "/studio/track-task", {"taskSid": task, "conversationSid": unknown})
+    assert refused.status_code == 404 and refused.json()["field"] == "conversationSid"
+    assert stack.tracked(unknown) == {}
+    malformed = post_signed(stack, "/studio/track-task", {"taskSid": "WT1", "conversationSid": unknown})
+    assert malformed.status_code == 400 and malformed.json()["field"] == "taskSid"
+
+
+def test_a_late_task_created_after_completion_does_not_reopen_the_task(stack):
+    sb = stack.sandbox
+    chat = sb.start_chat("hugo")
+    agent = accept_first_offer(stack, chat.task_sid)
+    assert agent
+    finish(stack, chat.task_sid)
+    wait_for(lambda: sb.conversation(chat.conversation_sid)["state"] == "closed", what="the chat ended")
+    created = next(
+        e
+        for e in sb.deliveries(kind="taskrouter", event_type="task.created")
+        if e.fields["TaskSid"] == chat.task_sid
+    )
+    late = {**created.fields, "Sid": "EV" + "f" * 32}  # the same event, redelivered late under a new id
+    handled = int(stack.redis.hget("cft:stats:events", "task.created") or 0)
+    assert post_signed(stack, "/webhooks/taskrouter", late).status_code == 204
+    wait_for(
+        lambda: int(stack.redis.hget("cft:stats:events", "task.created") or 0) == handled + 1,
+        what="the late task.created handled",
+    )
+    sb.wait_idle()
+    state = stack.tracked(chat.conversation_sid)
+    assert state["tasks"][chat.task_sid]["status"] == "closed"
+    assert state["ended"] == "ended"
+    assert kinds(stack, chat.conversation_sid).count("chat-ended") == 1

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 
+import redis
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -12,6 +14,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 REQUESTS = Counter(
     "chat_transfer_http_requests", "HTTP requests by endpoint and status", ["endpoint", "status"]
@@ -25,9 +28,53 @@ ENQUEUE_SECONDS = Histogram(
 )
 
 
-def render() -> tuple[bytes, str]:
+class ReconcileCollector:
+    """The workers' reconciliation figures, which they keep in Redis, exposed at scrape time."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        try:
+            totals = self._redis.hgetall("cft:reconcile:totals")
+            last = self._redis.get("cft:reconcile:last")
+        except redis.RedisError:
+            return
+        names = {
+            "runs": "reconciliation runs",
+            "tasks_repaired": "tracked tasks closed by reconciliation (their event never came)",
+            "chats_ended": "chats ended by reconciliation",
+            "holds_expired": "transfers being set up that never produced a task",
+            "outboxes_redriven": "chats whose pending notices or end were re-driven",
+            "twilio_calls": "Twilio calls made by reconciliation",
+        }
+        for name, help_text in names.items():
+            family = CounterMetricFamily(f"chat_transfer_reconcile_{name}", help_text)
+            family.add_metric([], float(totals.get(name.encode(), totals.get(name, 0)) or 0))
+            yield family
+        if last:
+            report = json.loads(last)
+            yield GaugeMetricFamily(
+                "chat_transfer_reconcile_last_run_seconds",
+                "duration of the last run",
+                value=report["seconds"],
+            )
+            yield GaugeMetricFamily(
+                "chat_transfer_reconcile_last_run_twilio_calls",
+                "Twilio calls of the last run",
+                value=report["twilio_calls"],
+            )
+
+
+def render(client: redis.Redis | None = None) -> tuple[bytes, str]:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(), CONTENT_TYPE_LATEST
+        body = generate_latest(registry)
+    else:
+        body = generate_latest()
+    if client is not None:
+        extra = CollectorRegistry()
+        extra.register(ReconcileCollector(client))
+        body += generate_latest(extra)
+    return body, CONTENT_TYPE_LATEST

@@ -111,5 +111,5 @@ def openapi() -> Response:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    body, content_type = render()
+    body, content_type = render(current_app.extensions["chat_transfer.redis"])
     return Response(body, content_type=content_type)

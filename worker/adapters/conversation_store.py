@@ -86,7 +86,12 @@ class ConversationStore:
             pipe.set(key, data)
             pipe.zadd(self.active_key, {state.sid: time.time()})
 
-    def active(self, batch: int = 500) -> Iterator[str]:
-        """Chats not yet ended (or with work still queued), oldest activity first."""
-        for member, _score in self.redis.zscan_iter(self.active_key, count=batch):
-            yield member.decode() if isinstance(member, bytes) else member
+    def active(self, limit: int = 100_000) -> Iterator[tuple[str, float]]:
+        """Chats not yet ended (or with work still queued) and when each last changed or was
+        checked, least recently first."""
+        for member, score in self.redis.zrange(self.active_key, 0, limit - 1, withscores=True):
+            yield (member.decode() if isinstance(member, bytes) else member), float(score)
+
+    def mark_checked(self, conversation_sid: str, when: float) -> None:
+        """Move a chat to the back of the reconciliation line (only if it is still active)."""
+        self.redis.zadd(self.active_key, {conversation_sid: when}, xx=True)

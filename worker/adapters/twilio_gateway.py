@@ -160,6 +160,21 @@ class TwilioGateway:
         )
         return [task.sid for task in tasks]
 
+    def open_task_sids(self, page_size: int = 1000) -> tuple[set[str], int]:
+        """Every task of the workspace still pending, reserved or assigned, and the pages it took."""
+        sids: set[str] = set()
+        page = _translate(
+            lambda: self.workspace.tasks.page(
+                assignment_status=["pending", "reserved", "assigned"], page_size=page_size
+            )
+        )
+        pages = 1
+        while page is not None:
+            sids.update(task.sid for task in page)
+            page = _translate(page.next_page)
+            pages += page is not None
+        return sids, pages
+
     def tasks_marked(self, attribute: str, value: str) -> list[str]:
         """Tasks, in any state, whose attribute `attribute` is `value`: how a retried create finds
         the task its first attempt may have made before it crashed."""

@@ -1,15 +1,20 @@
 """Reconciliation (rule 7): what we track, checked against what TaskRouter says.
 
 Run by Celery beat every `RECONCILE_INTERVAL_SECONDS`, under a Redis lock so two beats or an
-overlapping run never act twice. Each run spends at most `max_calls` Twilio calls; chats are
-visited oldest activity first, so a run that hits its budget resumes where work is oldest.
+overlapping run never act twice. One paged listing of the workspace's open tasks (pending,
+reserved, assigned) tells which tracked tasks ended without an event reaching us; only those
+are fetched, to learn how they ended. Each run spends at most `max_calls` Twilio calls; chats
+are visited least recently checked first, so work a run leaves is where the next one starts.
+A chat that changed after the listing began waits for the next run, so a task tracked a moment
+ago is never mistaken for one that ended.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from worker.adapters.twilio_gateway import NotFound
 from worker.domain.model import CloseReason, ConversationState, Unanswered
@@ -19,6 +24,8 @@ from worker.handlers.outbox import drain
 log = logging.getLogger("chat_transfer.reconcile")
 
 LOCK_KEY = "cft:reconcile:lock"
+LAST_RUN_KEY = "cft:reconcile:last"
+TOTALS_KEY = "cft:reconcile:totals"
 HOLD_MAX_AGE_SECONDS = 300.0
 CLOSED_STATUSES = {
     "wrapping": CloseReason.WRAPUP,
@@ -41,7 +48,9 @@ class ReconcileReport:
     errors: list[str] = field(default_factory=list)
 
 
-def reconcile(deps: Deps, max_calls: int = 200) -> ReconcileReport:
+def reconcile(
+    deps: Deps, max_calls: int = 200, hold_max_age: float = HOLD_MAX_AGE_SECONDS
+) -> ReconcileReport:
     report = ReconcileReport()
     started = time.perf_counter()
     lock_ttl = max(30, int(deps.settings.reconcile_interval_seconds * 2))
@@ -49,12 +58,18 @@ def reconcile(deps: Deps, max_calls: int = 200) -> ReconcileReport:
         report.skipped_locked = True
         return report
     try:
-        for conversation_sid in list(deps.store.active()):
+        listed_at = deps.clock()
+        open_tasks, pages = deps.gateway.open_task_sids()
+        report.twilio_calls += pages
+        for conversation_sid, last_touched in list(deps.store.active()):
             if report.twilio_calls >= max_calls:
                 break
+            if last_touched > listed_at:
+                continue  # changed since the listing began: the next run looks at it
             report.chats_seen += 1
             try:
-                _reconcile_chat(deps, conversation_sid, report, max_calls)
+                _reconcile_chat(deps, conversation_sid, open_tasks, report, max_calls, hold_max_age)
+                deps.store.mark_checked(conversation_sid, deps.clock())
             except Exception as error:  # one chat's trouble never stops the run
                 log.warning(
                     "reconcile failed", extra={"conversation_sid": conversation_sid, "error": str(error)}
@@ -64,23 +79,44 @@ def reconcile(deps: Deps, max_calls: int = 200) -> ReconcileReport:
         if deps.redis.get(LOCK_KEY) in (deps.owner, deps.owner.encode()):
             deps.redis.delete(LOCK_KEY)
         report.seconds = time.perf_counter() - started
+        _record(deps, report)
     return report
 
 
-def _reconcile_chat(deps: Deps, conversation_sid: str, report: ReconcileReport, max_calls: int) -> None:
+def _record(deps: Deps, report: ReconcileReport) -> None:
+    if report.skipped_locked:
+        return
+    pipe = deps.redis.pipeline()
+    pipe.set(LAST_RUN_KEY, json.dumps({**asdict(report), "at": deps.clock()}))
+    pipe.hincrby(TOTALS_KEY, "runs", 1)
+    for name in ("tasks_repaired", "chats_ended", "holds_expired", "outboxes_redriven", "twilio_calls"):
+        pipe.hincrby(TOTALS_KEY, name, getattr(report, name))
+    pipe.execute()
+
+
+def _reconcile_chat(
+    deps: Deps,
+    conversation_sid: str,
+    open_tasks: set[str],
+    report: ReconcileReport,
+    max_calls: int,
+    hold_max_age: float,
+) -> None:
     state = deps.store.load(conversation_sid)
     if state is None:
         deps.redis.zrem(deps.store.active_key, conversation_sid)
         return
     now = deps.clock()
     expired, _ = deps.store.transition(
-        conversation_sid, lambda s: s.expire_holds(now, HOLD_MAX_AGE_SECONDS), create=False
+        conversation_sid, lambda s: s.expire_holds(now, hold_max_age), create=False
     )
     report.holds_expired += len(expired or [])
     policy = Unanswered(deps.settings.unanswered_transfer_action.value)
     for task_sid in state.inflight():
+        if task_sid in open_tasks:
+            continue
         if report.twilio_calls >= max_calls:
-            break
+            return
         report.twilio_calls += 1
         report.tasks_checked += 1
         try:
@@ -89,7 +125,7 @@ def _reconcile_chat(deps: Deps, conversation_sid: str, report: ReconcileReport, 
             status = "deleted"
         reason = CLOSED_STATUSES.get(status, CloseReason.DELETED if status == "deleted" else None)
         if reason is None:
-            continue
+            continue  # it opened after the listing: still in flight
         changed, _ = deps.store.transition(
             conversation_sid,
             lambda s, t=task_sid, r=reason: s.close(t, r, policy=policy, now=now),
@@ -99,10 +135,10 @@ def _reconcile_chat(deps: Deps, conversation_sid: str, report: ReconcileReport, 
     after = deps.store.load(conversation_sid)
     if after is not None and after.outbox and _lease_free(after, now):
         report.outboxes_redriven += 1
-        was_ending = after.ended != "ended"
+        was_open = after.ended != "ended"
         drain(deps, conversation_sid)
         final = deps.store.load(conversation_sid)
-        if was_ending and final is not None and final.ended == "ended":
+        if was_open and final is not None and final.ended == "ended":
             report.chats_ended += 1
 
 

@@ -75,18 +75,20 @@ def run_transfer(transfer_id: str, deps: Deps) -> str:
 
 
 def _fail(deps: Deps, record: TransferRecord, reason: str) -> None:
+    """Release the chat first, then say `failed`: whoever reads `failed` sees no hold left."""
     log.warning(
         "transfer failed", extra={"transfer_id": record.id, "task_sid": record.task_sid, "reason": reason}
     )
+    if record.conversation_sid:
+        deps.store.transition(
+            record.conversation_sid, lambda s: s.hold_failed(record.id, reason), create=False
+        )
 
     def mark(r: TransferRecord) -> None:
         r.status, r.reason = TransferStatus.FAILED, reason
 
     deps.transfers.update(record.id, mark)
     if record.conversation_sid:
-        deps.store.transition(
-            record.conversation_sid, lambda s: s.hold_failed(record.id, reason), create=False
-        )
         drain(deps, record.conversation_sid)
 
 

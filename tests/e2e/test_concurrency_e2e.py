@@ -93,6 +93,7 @@ def test_two_hundred_chats_end_exactly_once(stack):
                     ),
                 )
             )
+    rng.shuffle(setup_events)  # a reservation.accepted may well arrive before its task.created
     taskrouter.post_all(setup_events)
     wait_for(
         lambda: all(
@@ -160,4 +161,6 @@ def test_two_hundred_chats_end_exactly_once(stack):
     assert double_ends == []
     assert duplicate_notices == 0
     assert set(ended_notices.values()) == {1}
+    joined = Counter(n["notificationType"] for c in chats for n in stack.notices(c))
+    assert (joined["joined"], joined["left"]) == (2 * CHATS, 2 * CHATS)  # whatever the order events came in
     sandbox.assert_faithful()

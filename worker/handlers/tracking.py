@@ -54,10 +54,16 @@ def _task_change(event: TaskRouterEvent, deps: Deps) -> Callable[[ConversationSt
     worker_sid = event.worker_sid
     identity = identity_of(event.worker_attributes) or worker_sid
     name = display_name(event.worker_attributes, deps.settings.default_agent_name)
+    attributes = event.task_attributes
+
+    def track_too(s: ConversationState) -> bool:
+        # A reservation proves the task exists, whether or not its task.created came first.
+        return s.track(task_sid, interaction=interaction_in(attributes), language=language_of(attributes))
+
     if kind == "reservation.created":
-        return lambda s: s.offered(identity, worker_sid, name, task_sid)
+        return lambda s: track_too(s) | s.offered(identity, worker_sid, name, task_sid)
     if kind == "reservation.accepted":
-        return lambda s: s.accepted(identity, worker_sid, name, task_sid)
+        return lambda s: track_too(s) | s.accepted(identity, worker_sid, name, task_sid)
     if kind in RESERVATION_WITHDRAWN:
         return lambda s: s.withdrawn(identity, task_sid)
     return None
@@ -73,8 +79,8 @@ def handle_taskrouter_event(event: TaskRouterEvent, deps: Deps) -> str:
         conversation_sid = deps.store.conversation_of_task(event.task_sid)
     if conversation_sid is None:
         return "not a chat"
-    # Only task.created (or the Studio call, or a transfer) starts tracking a chat.
-    create = event.event_type == "task.created" or event.event_type in TASK_CLOSING
+    # What proves a chat task exists starts tracking its chat; a withdrawn offer alone does not.
+    create = event.event_type not in RESERVATION_WITHDRAWN
     changed, state = deps.store.transition(conversation_sid, change, create=create)
     if state is None:
         return "untracked chat"

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     unanswered_transfer_action: UnansweredTransferAction = UnansweredTransferAction.REQUEUE
     twilio_http_timeout_seconds: float = Field(default=10.0, gt=0)
     broker_visibility_timeout_seconds: int = Field(default=300, gt=0)
+    # Cost knobs (each is Twilio calls per chat; docs/benchmarks.md counts them):
+    mirror_associated_tasks: bool = True  # fetch + update of the conversation's attributes per change
+    verify_end_with_taskrouter: bool = True  # one task listing before a chat is ended
     log_level: str = "INFO"
 
     @field_validator(

@@ -58,8 +58,8 @@ def _perform(deps: Deps, state: ConversationState, item: OutboxItem, later: list
             deps, state, item.id.split(":", 1)[1], item.data, retry=item.attempts > 0, item_id=item.id
         )
     elif kind is OutboxKind.MIRROR:
-        if any(other.kind == OutboxKind.END for other in later):
-            return  # the end writes the attributes with the close, in one call
+        if not deps.settings.mirror_associated_tasks or any(other.kind == OutboxKind.END for other in later):
+            return  # off, or the end writes the attributes with the close, in one call
         _mirror(deps, state.sid)
     elif kind is OutboxKind.END:
         _end(deps, state, item)
@@ -108,7 +108,9 @@ def _mirror(deps: Deps, conversation_sid: str) -> None:
 
 def _end(deps: Deps, state: ConversationState, item: OutboxItem) -> None:
     if not item.data.get("confirmed"):
-        still_open = deps.gateway.inflight_tasks_of(state.sid)
+        still_open = (
+            deps.gateway.inflight_tasks_of(state.sid) if deps.settings.verify_end_with_taskrouter else []
+        )
         closed = {sid for sid, task in state.tasks.items() if task.status == "closed"}
         untracked = [sid for sid in still_open if sid not in closed]
 
@@ -135,6 +137,12 @@ def _end(deps: Deps, state: ConversationState, item: OutboxItem) -> None:
             retry=item.attempts > 0,
             item_id=item.id,
         )
+    if not deps.settings.mirror_associated_tasks:
+        if state.interaction:
+            deps.gateway.close_interaction_channel(*state.interaction)
+        elif not state.customer_left:
+            deps.gateway.update_conversation(state.sid, state="closed")
+        return
     attributes, conversation_state = _merged_attributes(deps, state.sid)
     if state.interaction:
         if conversation_state != "closed":

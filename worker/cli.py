@@ -178,6 +178,12 @@ def cmd_demo(ns: argparse.Namespace) -> int:
     return run_demo(ns.json)
 
 
+def cmd_setup(ns: argparse.Namespace) -> int:
+    from worker.setup_account import main as setup_main
+
+    return setup_main(ns)
+
+
 def cmd_sandbox(argv: Sequence[str]) -> int:
     """Every option is the sandbox's own (`chat-transfer sandbox --help`)."""
     from sandbox import cli_main
@@ -216,6 +222,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     sub.add_parser("sandbox", help="the Twilio sandbox alone (its options: chat-transfer sandbox --help)")
+
+    setup = sub.add_parser("setup", help="find (or build) the Chat Transfer workflow; write its sid to .env")
+    setup.add_argument("--env-file", default=".env", help="the .env to read and update (default ./.env)")
+    setup.add_argument("--create-workflow", action="store_true", help="create or update the workflow")
+    setup.add_argument("--dry-run", action="store_true", help="change nothing; print what would change")
+    setup.add_argument("--public-url", metavar="URL", help="point Twilio's webhooks at URL")
+    setup.add_argument(
+        "--conversations-webhook", choices=["service", "global"], default="service",
+        help="set the post-event webhook on the Flex chat service (default) or account-wide",
+    )  # fmt: skip
+    setup.set_defaults(func=cmd_setup)
 
     inspect = sub.add_parser("inspect", help="what the service tracks for a chat (CH…)")
     inspect.add_argument("sid")

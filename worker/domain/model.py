@@ -168,9 +168,14 @@ class ConversationState:
             # A task created on a chat that already ended: keep it closed, do not reopen the chat.
             self.tasks[task_sid] = TrackedTask(status=CLOSED, reason="chat-already-ended", transfer=transfer)
             return True
-        self.tasks[task_sid] = TrackedTask(transfer=transfer)
+        # reservation.accepted may have outrun task.created: the agent already holds the task.
+        assigned = any(m.task_sid == task_sid and m.state in ("joined", "left") for m in self.members)
+        self.tasks[task_sid] = TrackedTask(transfer=transfer, assigned=assigned)
         if self.ended == "ending":
             self._abort_end()
+        if self.customer_left and not assigned:
+            # Rule 5 holds for a task we hear of only after the customer left, too.
+            self._queue(OutboxKind.CANCEL_TASKS, "cancel", {"tasks": [task_sid]})
         self._queue_mirror()
         return True
 
@@ -218,7 +223,9 @@ class ConversationState:
             self.members.append(member)
             changed = True
         if task is not None and task.status == CLOSED:
-            return changed
+            # Delivered after the task closed: the agent was in the chat meanwhile, and has left.
+            joined = self._join(member)
+            return self._leave(member) or joined or changed
         return self._join(member) or changed
 
     def withdrawn(self, identity: str, task_sid: str) -> bool:
@@ -324,15 +331,24 @@ class ConversationState:
         """Phase two of the end: `untracked_inflight` is what TaskRouter says is still open.
 
         Returns True exactly once per chat: the caller then posts `chat-ended` and closes it.
+        Called by the drainer holding the lease; False (the end re-queued) while notices queued
+        after it took its items are still to be posted.
         """
         if self.ended != "ending":
             return False
         fresh = [sid for sid in untracked_inflight if sid not in self.tasks]
         for sid in fresh:
-            self.tasks[sid] = TrackedTask()
+            self.track(sid)
         if fresh or not self.must_end_ignoring_phase():
             self._abort_end()
             self._queue_mirror()
+            return False
+        if self.lease is not None and any(item.kind == OutboxKind.NOTICE for item in self.outbox):
+            # The drainer reaches the end only after the items it leased before it, so a notice
+            # still queued was queued since (ahead of the end: see `_queue`). It must be posted
+            # before `chat-ended` closes the chat: the end goes back in line, behind it.
+            self.outbox = [item for item in self.outbox if item.kind != OutboxKind.END]
+            self._queue(OutboxKind.END, "end", {})
             return False
         self.ended = "ended"
         return True
@@ -422,7 +438,13 @@ class ConversationState:
 
     def _queue(self, kind: OutboxKind, key: str, data: dict[str, Any]) -> None:
         self.seq += 1
-        self.outbox.append(OutboxItem(id=f"{self.seq}:{key}", kind=str(kind), data=data))
+        item = OutboxItem(id=f"{self.seq}:{key}", kind=str(kind), data=data)
+        end = next((i for i, queued in enumerate(self.outbox) if queued.kind == OutboxKind.END), None)
+        if end is None or kind is OutboxKind.END:
+            self.outbox.append(item)
+        else:
+            # The end stays last: whatever is queued while it is pending is done before it.
+            self.outbox.insert(end, item)
 
     def associated_tasks(self) -> dict[str, str]:
         """The Flex template's `associatedTasks` format."""

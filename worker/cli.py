@@ -175,7 +175,7 @@ def cmd_dead_letters(ns: argparse.Namespace) -> int:
 def cmd_demo(ns: argparse.Namespace) -> int:
     from worker.demo import run_demo
 
-    return run_demo(ns.json)
+    return run_demo(ns.json, web_port=ns.web_port if ns.web else None)
 
 
 def cmd_setup(ns: argparse.Namespace) -> int:
@@ -219,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the whole story against the built-in Twilio sandbox")
     demo.add_argument("--json", metavar="PATH", help="also write the timeline as JSON (- for stdout)")
+    demo.add_argument("--web", action="store_true", help="then keep running and serve the customer's page")
+    demo.add_argument("--web-port", type=int, default=8090, help="its port (0: any free one)")
     demo.set_defaults(func=cmd_demo)
 
     sub.add_parser("sandbox", help="the Twilio sandbox alone (its options: chat-transfer sandbox --help)")

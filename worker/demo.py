@@ -289,7 +289,8 @@ class Demo:
         }
 
 
-def run_demo(json_path: str | None = None) -> int:
+def run_demo(json_path: str | None = None, web_port: int | None = None) -> int:
+    """`web_port` (0: any free port): then keep everything running and serve the customer page."""
     started = time.monotonic()
     print(
         "chat-transfer demo: starting Redis, the Twilio sandbox, the receiver, a worker and beat…", flush=True
@@ -307,4 +308,8 @@ def run_demo(json_path: str | None = None) -> int:
                 with open(json_path, "w", encoding="utf-8") as handle:
                     handle.write(text)
         print(f"done in {time.monotonic() - started:.1f}s", flush=True)
+        if web_port is not None:
+            from worker.demo_web import serve_demo_page
+
+            serve_demo_page(demo, port=web_port)
     return 0 if ok else 1

@@ -33,7 +33,7 @@ def create_app(
 ) -> Flask:
     """Build the receiver. Tests pass their own Redis client and queue; production builds both."""
     settings = settings or load_settings_or_exit()
-    app = Flask("webhooks")
+    app = Flask("webhooks", static_folder=None)  # the receiver serves no files
     app.config["MAX_BODY_BYTES"] = settings.max_body_bytes
     # Flask refuses larger bodies outright; the view answers the documented 400 first.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes * 2

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from tests.e2e.conftest import finish_leftover_tasks
 from tests.support.settings import sid
 from worker.adapters.twilio_gateway import TwilioGateway
 from worker.handlers.transfers import CRASH_AT_KEY
@@ -30,14 +31,7 @@ def stack() -> Iterator[LocalStack]:
 def clean(stack: LocalStack):
     yield
     stack.redis.delete(CRASH_AT_KEY)
-    sb = stack.sandbox
-    for status in ("pending", "reserved"):
-        for task in sb.tasks(status=status):
-            sb.cancel_task(task["sid"], "test cleanup")
-    for status in ("assigned", "wrapping"):
-        for task in sb.tasks(status=status):
-            sb.complete(task["sid"])
-    sb.wait_idle()
+    finish_leftover_tasks(stack)
 
 
 def chat_with_agent(stack: LocalStack, **chat_options) -> tuple[str, str, str]:

@@ -7,6 +7,7 @@ import json
 import pytest
 import requests
 
+from tests.e2e.conftest import finish_leftover_tasks
 from worker.localstack import LocalStack, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -15,20 +16,12 @@ NAMES = {"alice": "Alice", "bob": "Bob", "carol": "Carol"}
 
 
 @pytest.fixture(autouse=True)
-def finish_leftover_tasks(stack: LocalStack):
-    """Each test starts with every agent free, whatever the test before it left behind."""
+def agents_free(stack: LocalStack):
     yield
-    sb = stack.sandbox
-    for status in ("pending", "reserved"):
-        for task in sb.tasks(status=status):
-            sb.cancel_task(task["sid"], "test cleanup")
-    for status in ("assigned", "wrapping"):
-        for task in sb.tasks(status=status):
-            sb.complete(task["sid"])
-    sb.wait_idle()
+    finish_leftover_tasks(stack)
 
 
-def accept_first_offer(stack: LocalStack, task_sid: str, exclude: str | None = None) -> str:
+def accept_first_offer(stack: LocalStack, task_sid: str) -> str:
     offer = stack.sandbox.pending_reservation(task_sid=task_sid)
     stack.sandbox.accept(offer["sid"])
     return next(name for name, sid in stack.setup.workers.items() if sid == offer["worker_sid"])

@@ -81,15 +81,28 @@ def handle_taskrouter_event(event: TaskRouterEvent, deps: Deps) -> str:
         return "not a chat"
     # What proves a chat task exists starts tracking its chat; a withdrawn offer alone does not.
     create = event.event_type not in RESERVATION_WITHDRAWN
+    return _apply(deps, event.event_type, conversation_sid, change, create=create, task_sid=event.task_sid)
+
+
+def _apply(
+    deps: Deps,
+    event_type: str,
+    conversation_sid: str,
+    change: Callable[[ConversationState], bool],
+    *,
+    create: bool,
+    task_sid: str | None = None,
+) -> str:
+    """One transition on the chat, one log line, then its outbox drained."""
     changed, state = deps.store.transition(conversation_sid, change, create=create)
     if state is None:
         return "untracked chat"
     log.info(
         "event handled",
         extra={
-            "event_type": event.event_type,
+            "event_type": event_type,
             "conversation_sid": conversation_sid,
-            "task_sid": event.task_sid,
+            "task_sid": task_sid,
             "changed": bool(changed),
         },
     )
@@ -115,23 +128,16 @@ def handle_conversation_event(event: ConversationEvent, deps: Deps) -> str:
     change = _conversation_change(event)
     if change is None or event.conversation_sid is None:
         return "ignored"
-    changed, state = deps.store.transition(event.conversation_sid, change, create=False)
-    if state is None:
-        return "untracked chat"
-    log.info(
-        "event handled",
-        extra={
-            "event_type": event.event_type,
-            "conversation_sid": event.conversation_sid,
-            "changed": bool(changed),
-        },
-    )
-    drain(deps, event.conversation_sid)
-    return "applied" if changed else "no change"
+    return _apply(deps, event.event_type, event.conversation_sid, change, create=False)
 
 
 def handle_track_task(request: TrackTaskRequested, deps: Deps) -> str:
     """The Studio utility (seed): track a task on a chat before its task.created arrives."""
-    changed, _ = deps.store.transition(request.conversation_sid, lambda s: s.track(request.task_sid))
-    drain(deps, request.conversation_sid)
-    return "applied" if changed else "no change"
+    return _apply(
+        deps,
+        "studio.track-task",
+        request.conversation_sid,
+        lambda s: s.track(request.task_sid),
+        create=True,
+        task_sid=request.task_sid,
+    )

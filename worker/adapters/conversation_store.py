@@ -63,6 +63,8 @@ class ConversationStore:
             outcome["known"] = set(state.tasks)
             outcome["state"] = state
             result = change(state)
+            if current is None and state == ConversationState(sid=conversation_sid):
+                return (result, state), None  # nothing recorded: no empty chat left behind
             return (result, state), json.dumps(state.to_dict(), separators=(",", ":"))
 
         def write(pipe: redis.client.Pipeline, text: str) -> None:

@@ -154,12 +154,7 @@ class Demo:
 
     def warm_transfer_story(self) -> Story:
         story = Story("Warm transfer to an agent; B leaves first, then A; the chat ends once")
-        self.begin(story)
-        chat = self.sb.start_chat("Maria", first_message="Hi, my order never arrived")
-        story.conversation_sid = chat.conversation_sid
-        agent_a = self.accept_offer(chat.task_sid)
-        self.step(story, f"a chat arrives; {agent_a} accepts it")
-        self.wait(lambda: "joined" in self.kinds(chat.conversation_sid), "the joined notice")
+        chat, agent_a = self.chat_arrives(story, "Maria", "Hi, my order never arrived")
         self.sb.agent_message(chat.conversation_sid, self.setup.workers[agent_a], "Hello Maria, let me look.")
         agent_b = next(n for n in self.setup.workers if n != agent_a)
         result = self.transfer(agent_a, chat.task_sid, self.setup.workers[agent_b], "WARM")
@@ -186,12 +181,7 @@ class Demo:
 
     def cold_transfer_story(self) -> Story:
         story = Story("Cold transfer to a queue: the first agent is out at once")
-        self.begin(story)
-        chat = self.sb.start_chat("Kenji", first_message="I want to upgrade my plan")
-        story.conversation_sid = chat.conversation_sid
-        agent_a = self.accept_offer(chat.task_sid)
-        self.step(story, f"a chat arrives; {agent_a} accepts it")
-        self.wait(lambda: "joined" in self.kinds(chat.conversation_sid), "the joined notice")
+        chat, agent_a = self.chat_arrives(story, "Kenji", "I want to upgrade my plan")
         result = self.transfer(agent_a, chat.task_sid, self.setup.queues["Sales"], "COLD")
         self.step(story, f"{agent_a} cold-transfers to the Sales queue: task {result['transferTaskSid']}")
         self.wait(lambda: self.sb.task_status(chat.task_sid) in ("wrapping", "completed"), "A in wrap-up")
@@ -210,12 +200,7 @@ class Demo:
 
     def unanswered_transfer_story(self) -> Story:
         story = Story("A transfer nobody takes: the customer is put back in a queue")
-        self.begin(story)
-        chat = self.sb.start_chat("Ana", first_message="Can someone help with billing?")
-        story.conversation_sid = chat.conversation_sid
-        agent_a = self.accept_offer(chat.task_sid)
-        self.step(story, f"a chat arrives; {agent_a} accepts it")
-        self.wait(lambda: "joined" in self.kinds(chat.conversation_sid), "the joined notice")
+        chat, agent_a = self.chat_arrives(story, "Ana", "Can someone help with billing?")
         absent = next(n for n in self.setup.workers if n != agent_a)
         self.sb.set_activity(self.setup.workers[absent], "Offline")
         self.transfer(agent_a, chat.task_sid, self.setup.workers[absent], "COLD", timeout=60)
@@ -243,8 +228,15 @@ class Demo:
         self.notices_once(story)
         return self.end(story)
 
-    def begin(self, story: Story) -> None:
+    def chat_arrives(self, story: Story, customer: str, first_message: str) -> tuple[Any, str]:
+        """The opening every story shares: a chat arrives and the first agent offered accepts it."""
         self.say(f"\n▶ {story.title}")
+        chat = self.sb.start_chat(customer, first_message=first_message)
+        story.conversation_sid = chat.conversation_sid
+        agent = self.accept_offer(chat.task_sid)
+        self.step(story, f"a chat arrives; {agent} accepts it")
+        self.wait(lambda: "joined" in self.kinds(chat.conversation_sid), "the joined notice")
+        return chat, agent
 
     def end(self, story: Story) -> Story:
         self.snapshot(story)

@@ -25,6 +25,9 @@ def _celery(args: Sequence[str]) -> int:
 
 def cmd_web(ns: argparse.Namespace) -> int:
     settings = load_settings_or_exit()
+    from worker.logs import configure_logging
+
+    configure_logging(settings.log_level)
     from webhooks.server import serve
 
     serve(settings, host=ns.host, port=ns.port, workers=ns.workers)

@@ -165,10 +165,15 @@ def test_an_ended_chat_expires_with_its_task_index(
     end_chat(store, CH)
     for key in (store.key(CH), store.task_key(TASK_A), store.task_key(TASK_B)):
         assert 0 < client.ttl(key) <= TTL, key
-    # A late event keeps the chat ended, and what it adds expires too.
+    # A late event keeps the chat ended; its stray task is to be canceled in TaskRouter first…
     store.transition(CH, lambda s: s.track(TASK_C))
     state = store.load(CH)
     assert state is not None and state.ended == "ended" and state.inflight() == []
+    assert [(i.kind, i.data) for i in state.outbox] == [("cancel-tasks", {"tasks": [TASK_C]})]
+    assert active(store) == [CH]
+    # …and once that is done, what it added expires too.
+    items, _ = store.transition(CH, lambda s: s.acquire_lease("drainer", 0.0, 60.0))
+    store.transition(CH, lambda s: s.finish("drainer", items[0].id))
     assert 0 < client.ttl(store.task_key(TASK_C)) <= TTL
     assert 0 < client.ttl(store.key(CH)) <= TTL
     assert active(store) == []

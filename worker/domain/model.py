@@ -165,8 +165,10 @@ class ConversationState:
                 return True
             return False
         if self.ended == "ended":
-            # A task created on a chat that already ended: keep it closed, do not reopen the chat.
+            # A task created on a chat that already ended: keep it closed, do not reopen the chat,
+            # and take it out of TaskRouter's queues so no agent is offered a closed chat.
             self.tasks[task_sid] = TrackedTask(status=CLOSED, reason="chat-already-ended", transfer=transfer)
+            self._queue(OutboxKind.CANCEL_TASKS, "cancel", {"tasks": [task_sid]})
             return True
         # reservation.accepted may have outrun task.created: the agent already holds the task.
         assigned = any(m.task_sid == task_sid and m.state in ("joined", "left") for m in self.members)

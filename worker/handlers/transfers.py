@@ -177,10 +177,11 @@ def _open_hold(deps: Deps, record: TransferRecord, original: TaskSnapshot) -> No
     attributes = original.attributes
 
     def hold(state: ConversationState) -> str | None:
+        # The original task may not be tracked yet (its task.created still on the way); tracking
+        # it first also calls off an end that was only waiting for TaskRouter's confirmation.
+        state.track(record.task_sid, interaction=interaction_in(attributes), language=language_of(attributes))
         if state.ended is not None or state.customer_left:
             return "the chat has already ended"
-        # The original task may not be tracked yet (its task.created still on the way).
-        state.track(record.task_sid, interaction=interaction_in(attributes), language=language_of(attributes))
         if state.tasks[record.task_sid].status != "inflight":
             return "the task being transferred has already ended"
         state.open_hold(record.id, "transfer", now)

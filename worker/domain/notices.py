@@ -69,7 +69,7 @@ def pick_locale(requested: str | None) -> str:
     for locale in TEMPLATES:
         if locale.lower() == tag.lower():
             return locale
-    if tag.lower().startswith("zh-hant") or tag.lower() in ("zh-tw", "zh-hk"):
+    if tag.lower().startswith("zh-hant") or tag.lower() in ("zh-tw", "zh-hk", "zh-mo"):
         return "en-US"  # no traditional Chinese texts; English rather than the wrong script
     return _BY_LANGUAGE.get(tag.split("-")[0].lower(), "en-US")
 

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     unanswered_transfer_action: UnansweredTransferAction = UnansweredTransferAction.REQUEUE
     twilio_http_timeout_seconds: float = Field(default=10.0, gt=0)
     broker_visibility_timeout_seconds: int = Field(default=300, gt=0)
+    task_max_retries: int = Field(default=12, ge=0)  # then the work is recorded as a dead letter
+    retry_backoff_seconds: float = Field(default=0.5, gt=0)  # the first retry's delay; doubles after
     # Cost knobs (each is Twilio calls per chat; docs/benchmarks.md counts them):
     mirror_associated_tasks: bool = True  # fetch + update of the conversation's attributes per change
     verify_end_with_taskrouter: bool = True  # one task listing before a chat is ended

@@ -33,11 +33,13 @@ from worker.handlers.tracking import handle_conversation_event, handle_taskroute
 from worker.handlers.transfers import InviteTaskNotYetVisible
 from worker.handlers.transfers import run_transfer as run_transfer_handler
 from worker.operator import DeadLetters
+from worker.settings import load_settings_or_exit
 
 log = logging.getLogger("chat_transfer.tasks")
 
 STATS_KEY = "cft:stats:events"
-MAX_RETRIES = 12
+SETTINGS = load_settings_or_exit()
+MAX_RETRIES = SETTINGS.task_max_retries
 BACKOFF_CAP_SECONDS = 300.0
 TRANSIENT = (TwilioTransient, redis.RedisError, ConnectionError, TimeoutError, InviteTaskNotYetVisible)
 
@@ -49,8 +51,9 @@ TASK_OPTIONS: dict[str, Any] = {
 }
 
 
-def backoff_seconds(retries: int, retry_after: float | None = None) -> float:
-    base = min(BACKOFF_CAP_SECONDS, 0.5 * (2**retries))
+def backoff_seconds(retries: int, retry_after: float | None = None, first: float = 0.5) -> float:
+    """Exponential with jitter (±50 %), capped, and never sooner than Twilio's Retry-After."""
+    base = min(BACKOFF_CAP_SECONDS, first * (2**retries))
     return max(retry_after or 0.0, random.uniform(base / 2, base * 1.5))
 
 
@@ -74,7 +77,8 @@ def run(task: Task, payload: Any, handler: Callable[[], Any], label: str | None 
             record_dead_letter(task.name, payload, error)
             raise
         retry_after = getattr(error, "retry_after", None)
-        raise task.retry(exc=error, countdown=backoff_seconds(task.request.retries, retry_after)) from error
+        countdown = backoff_seconds(task.request.retries, retry_after, SETTINGS.retry_backoff_seconds)
+        raise task.retry(exc=error, countdown=countdown) from error
 
 
 @app.task(name=TASKROUTER_EVENT, **TASK_OPTIONS)

@@ -7,10 +7,13 @@ Flex tokens (JWTs), basic-auth headers — are masked before anything is written
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import sys
+from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +21,19 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskN
 _SECRET_KEYS = re.compile(r"(token|secret|password|authorization|auth)", re.IGNORECASE)
 _JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
 _BASIC = re.compile(r"(Basic\s+)[A-Za-z0-9+/=]+")
+
+
+_CONTEXT: ContextVar[dict[str, Any] | None] = ContextVar("chat_transfer_log_context", default=None)
+
+
+@contextlib.contextmanager
+def log_context(**fields: Any) -> Iterator[None]:
+    """Every line logged inside carries these fields (the sids being worked on), Twilio calls too."""
+    token = _CONTEXT.set({**(_CONTEXT.get() or {}), **{k: v for k, v in fields.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
 
 
 def redact(value: Any, key: str = "") -> Any:
@@ -40,6 +56,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": redact(record.getMessage()),
         }
+        for key, value in (_CONTEXT.get() or {}).items():
+            entry[key] = redact(value, key)
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = redact(value, key)

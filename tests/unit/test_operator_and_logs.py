@@ -65,3 +65,14 @@ def test_secrets_never_reach_the_log_line():
     assert "QUM6c2VjcmV0" not in line["msg"] and "eyJzdWIiOi" not in line["msg"]
     assert line["conversation_sid"] == sid("CH", 3)
     assert line["flex_token"] == "***"
+
+
+def test_lines_logged_while_handling_carry_the_sids_being_worked_on():
+    from worker.logs import log_context
+
+    record = logging.makeLogRecord({"msg": "twilio call", "levelno": 20, "levelname": "INFO"})
+    with log_context(conversation_sid=sid("CH", 4), task_sid=None), log_context(transfer_id="t1"):
+        line = json.loads(JsonFormatter().format(record))
+    assert (line["conversation_sid"], line["transfer_id"]) == (sid("CH", 4), "t1")
+    assert "task_sid" not in line
+    assert "conversation_sid" not in json.loads(JsonFormatter().format(record))

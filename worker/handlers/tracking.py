@@ -14,6 +14,7 @@ from worker.domain.model import CloseReason, ConversationState, Unanswered
 from worker.domain.notices import display_name, identity_of, language_of
 from worker.handlers.deps import Deps
 from worker.handlers.outbox import drain
+from worker.logs import log_context
 
 log = logging.getLogger("chat_transfer.events")
 
@@ -94,6 +95,19 @@ def _apply(
     task_sid: str | None = None,
 ) -> str:
     """One transition on the chat, one log line, then its outbox drained."""
+    with log_context(conversation_sid=conversation_sid, task_sid=task_sid, event_type=event_type):
+        return _apply_in_context(deps, event_type, conversation_sid, change, create=create, task_sid=task_sid)
+
+
+def _apply_in_context(
+    deps: Deps,
+    event_type: str,
+    conversation_sid: str,
+    change: Callable[[ConversationState], bool],
+    *,
+    create: bool,
+    task_sid: str | None,
+) -> str:
     changed, state = deps.store.transition(conversation_sid, change, create=create)
     if state is None:
         return "untracked chat"

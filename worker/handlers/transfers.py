@@ -27,6 +27,7 @@ from worker.domain.transfer import TransferRecord, TransferStatus, transfer_task
 from worker.handlers.deps import Deps
 from worker.handlers.outbox import drain
 from worker.handlers.task_creation import create_task_once
+from worker.logs import log_context
 from worker.settings import TransferStrategy
 
 log = logging.getLogger("chat_transfer.transfers")
@@ -58,13 +59,19 @@ def _checkpoint(deps: Deps, record: TransferRecord, step: str) -> None:
 
 
 def run_transfer(transfer_id: str, deps: Deps) -> str:
+    with log_context(transfer_id=transfer_id):
+        return _run_transfer(transfer_id, deps)
+
+
+def _run_transfer(transfer_id: str, deps: Deps) -> str:
     record = deps.transfers.load(transfer_id)
     if record is None or record.status != TransferStatus.PENDING:
         return "nothing to do"
     _, record = deps.transfers.update(transfer_id, lambda r: setattr(r, "attempts", r.attempts + 1))
     assert record is not None
     try:
-        _orchestrate(deps, record, retry=record.attempts > 1)
+        with log_context(task_sid=record.task_sid, conversation_sid=record.conversation_sid):
+            _orchestrate(deps, record, retry=record.attempts > 1)
     except TransferRefused as refusal:
         _fail(deps, record, str(refusal))
         return "failed"

@@ -186,3 +186,43 @@ def test_a_late_task_created_after_completion_does_not_reopen_the_task(stack):
     assert state["tasks"][chat.task_sid]["status"] == "closed"
     assert state["ended"] == "ended"
     assert kinds(stack, chat.conversation_sid).count("chat-ended") == 1
+
+
+def test_inspect_shows_an_operator_what_is_tracked_for_a_chat(stack):
+    import subprocess
+    import sys
+
+    sb = stack.sandbox
+    conversation, task_a, task_b, agent_a, _agent_b = chat_with_two_agents(stack)
+    finish(stack, task_b)
+    wait_for(lambda: stack.tracked(conversation)["tasks"][task_b]["status"] == "closed", what="B closed")
+
+    def inspect(*flags: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "worker.cli", "inspect", conversation, *flags],
+            env=stack.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    view = json.loads(inspect("--json").stdout)
+    assert view["state"] == "open: 1 task(s) in flight"
+    assert view["tasks"][task_a]["status"] == "inflight" and view["tasks"][task_b]["status"] == "closed"
+    assert [a["workerSid"] for a in view["agentsInChat"]] == [stack.setup.workers[agent_a]]
+    text = inspect().stdout
+    assert conversation in text and "in flight" in text
+
+    finish(stack, task_a)
+    wait_for(lambda: sb.conversation(conversation)["state"] == "closed", what="the chat ended")
+    ended = json.loads(inspect("--json").stdout)
+    assert ended["state"].startswith("ended (")
+    assert ended["pendingWork"] == []
+    missing = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "inspect", "CH" + "9" * 32],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 1 and "not tracked" in missing.stdout

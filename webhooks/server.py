@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import tempfile
+from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -13,8 +14,9 @@ from worker.settings import Settings
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
-    def __init__(self, options: dict[str, Any]) -> None:
+    def __init__(self, options: dict[str, Any], load_app: Callable[[], Any] | None = None) -> None:
         self.options = options
+        self.load_app = load_app
         super().__init__()
 
     def load_config(self) -> None:
@@ -22,24 +24,35 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
+        if self.load_app is not None:  # `python -m bench`'s bare 204 app, under the same settings
+            return self.load_app()
         from webhooks.app import create_app
 
         return create_app()
 
 
-def serve(settings: Settings, host: str, port: int, workers: int | None = None) -> None:
-    workers = workers or max(2, multiprocessing.cpu_count())
-    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+def gunicorn_options(settings: Settings, host: str, port: int, workers: int | None = None) -> dict[str, Any]:
+    """The receiver's gunicorn settings (shared with the benchmark's ceiling endpoint)."""
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers or max(2, multiprocessing.cpu_count()),
+        "worker_class": "sync",
+        "timeout": 30,
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        "accesslog": None,
+        "loglevel": settings.log_level.lower(),
+    }
+
+
+def serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int | None = None,
+    load_app: Callable[[], Any] | None = None,
+) -> None:
+    options = gunicorn_options(settings, host, port, workers)
+    if options["workers"] > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="chat-transfer-metrics-")
-    _Gunicorn(
-        {
-            "bind": f"{host}:{port}",
-            "workers": workers,
-            "worker_class": "sync",
-            "timeout": 30,
-            "graceful_timeout": 10,
-            "keepalive": 5,
-            "accesslog": None,
-            "loglevel": settings.log_level.lower(),
-        }
-    ).run()
+    _Gunicorn(options, load_app).run()

@@ -1,0 +1,178 @@
+"""The receiver's request path in-process, with candidate fixes applied to this process only.
+
+`python -m bench.hotpath` calls the receiver's Flask app as WSGI (no HTTP, no gunicorn) for a few
+thousand signed events with real Redis and real Celery publishing, and reports CPU per event for:
+
+- `baseline`: as `chat-transfer web` runs with more than one worker (Prometheus multiprocess mode);
+- `argsrepr`: `send_task` given a short `argsrepr`/`kwargsrepr`, so Celery skips `saferepr` of the
+  whole event (proposal 1);
+- `one-client`: Kombu's Redis channel reuses one client instead of building one per publish
+  (proposal 2);
+- `no-mp-metrics`: Prometheus in single-process mode (proposal 3);
+- `all`: the three together.
+
+Each variant runs in its own process (Prometheus's mode is fixed at import). Nothing here changes
+the service's code: the variants patch the running benchmark process only, to size the proposals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from bench.common import REPO, say
+
+VARIANTS = ("baseline", "argsrepr", "one-client", "no-mp-metrics", "all")
+
+
+def _patch_argsrepr() -> None:
+    from worker.adapters import task_queue
+
+    original = task_queue.CeleryTaskQueue.enqueue
+
+    def enqueue(self: Any, task_name: str, payload: dict[str, Any]) -> None:
+        fields = payload.get("fields", {}) if isinstance(payload, dict) else {}
+        summary = f"[{fields.get('EventType', task_name)} {fields.get('Sid', '')}]"
+        try:
+            self._app.send_task(
+                task_name,
+                args=[payload],
+                retry=True,
+                retry_policy=self._RETRY_POLICY,
+                argsrepr=summary,
+                kwargsrepr="{}",
+            )
+        except Exception as error:
+            from worker.domain.errors import ServiceUnavailable
+
+            raise ServiceUnavailable(f"broker unreachable: {type(error).__name__}") from error
+
+    enqueue.original = original  # type: ignore[attr-defined]
+    task_queue.CeleryTaskQueue.enqueue = enqueue  # type: ignore[method-assign]
+
+
+def _patch_one_client() -> None:
+    from kombu.transport import redis as kombu_redis
+
+    @contextlib.contextmanager
+    def conn_or_acquire(self: Any, client: Any = None) -> Any:
+        if client:
+            yield client
+            return
+        cached = self.__dict__.get("_bench_client")
+        if cached is None:
+            cached = self.__dict__["_bench_client"] = self._create_client()
+        yield cached
+
+    kombu_redis.Channel.conn_or_acquire = conn_or_acquire  # type: ignore[method-assign]
+
+
+def measure(variant: str, count: int) -> dict[str, Any]:
+    from twilio.request_validator import RequestValidator
+
+    from bench.common import service_env
+    from bench.intake import PATH, event_fields
+    from worker.embedded_redis import EmbeddedRedis
+
+    with EmbeddedRedis() as server:
+        os.environ.update(service_env(server.url))
+        if variant not in ("no-mp-metrics", "all"):
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cft-bench-metrics-")
+        if variant in ("argsrepr", "all"):
+            _patch_argsrepr()
+        if variant in ("one-client", "all"):
+            _patch_one_client()
+        from webhooks.app import create_app
+
+        app = create_app()
+        validator = RequestValidator(os.environ["TWILIO_AUTH_TOKEN"])
+        url = f"http://127.0.0.1:5000{PATH}"
+        environs = []
+        for n in range(count + 300):
+            fields = event_fields(0xC0DE, n)
+            body = urlencode(fields).encode()
+            environs.append(
+                {
+                    "REQUEST_METHOD": "POST",
+                    "PATH_INFO": PATH,
+                    "QUERY_STRING": "",
+                    "SERVER_NAME": "127.0.0.1",
+                    "SERVER_PORT": "5000",
+                    "SERVER_PROTOCOL": "HTTP/1.1",
+                    "HTTP_HOST": "127.0.0.1:5000",
+                    "wsgi.url_scheme": "http",
+                    "CONTENT_TYPE": "application/x-www-form-urlencoded",
+                    "CONTENT_LENGTH": str(len(body)),
+                    "HTTP_X_TWILIO_SIGNATURE": validator.compute_signature(url, fields),
+                    "wsgi.input": io.BytesIO(body),
+                    "wsgi.errors": sys.stderr,
+                }
+            )
+        statuses: list[str] = []
+
+        def start_response(status: str, _headers: Any) -> None:
+            statuses.append(status)
+
+        for environ in environs[:300]:
+            list(app(environ, start_response))
+        cpu, wall = time.process_time(), time.perf_counter()
+        for environ in environs[300:]:
+            list(app(environ, start_response))
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        import redis
+
+        queued = redis.Redis.from_url(server.url).llen("events")
+    return {
+        "variant": variant,
+        "events": count,
+        "cpu_ms_per_event": cpu / count * 1000,
+        "wall_ms_per_event": wall / count * 1000,
+        "all_204": all(s.startswith("204") for s in statuses),
+        "queued": queued,
+    }
+
+
+def run(quick: bool) -> list[dict[str, Any]]:
+    count = 1500 if quick else 4000
+    out = []
+    for variant in VARIANTS:
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.hotpath", "--variant", variant, "--count", str(count)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+        line = next((ln for ln in done.stdout.splitlines() if ln.startswith("{")), None)
+        if line is None:
+            raise RuntimeError(f"hotpath {variant} failed:\n{done.stdout}\n{done.stderr[-3000:]}")
+        result = json.loads(line)
+        out.append(result)
+        say(f"hotpath {variant:14s} {result['cpu_ms_per_event']:.2f} ms CPU per event")
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.hotpath")
+    parser.add_argument("--variant", choices=VARIANTS)
+    parser.add_argument("--count", type=int, default=3000)
+    parser.add_argument("--quick", action="store_true")
+    ns = parser.parse_args(argv)
+    if ns.variant:
+        print(json.dumps(measure(ns.variant, ns.count)))
+    else:
+        print(json.dumps(run(ns.quick), indent=1))
+
+
+if __name__ == "__main__":
+    main()

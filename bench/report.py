@@ -1,0 +1,714 @@
+"""The table, `bench/results.json`'s headline numbers and `docs/benchmarks.md`."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import shutil
+import subprocess
+from importlib import metadata
+from typing import Any
+
+KEYS = (
+    "intake.ceiling_rps",
+    "intake.rps_at_32",
+    "intake.ratio_to_ceiling",
+    "intake.p99_ms_at_32",
+    "intake.ceiling_p99_ms_at_32",
+    "intake.p99_ms_at_1000rps",
+    "e2e.p99_ms_at_20",
+    "cost.rest_calls_per_warm_lifecycle",
+    "scale.redis_bytes_per_chat",
+    "scale.reconcile_seconds_10k",
+)
+LIBRARIES = ("celery", "kombu", "redis", "flask", "werkzeug", "gunicorn", "twilio", "pyinstrument", "psutil")
+
+
+def _version(command: list[str]) -> str:
+    if shutil.which(command[0]) is None:
+        return "not installed"
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    return (done.stdout + done.stderr).strip().splitlines()[0] if (done.stdout + done.stderr).strip() else "?"
+
+
+def machine() -> dict[str, Any]:
+    import psutil
+
+    from worker.embedded_redis import redis_server_binary
+
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in open("/proc/cpuinfo").read().splitlines()  # noqa: SIM115
+            if line.startswith("model name")
+        ),
+        platform.processor() or "?",
+    )
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "cpu_model": model,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "libraries": versions,
+        "redis_server": _version([redis_server_binary(), "--version"]),
+        "wrk": _version(["wrk", "-v"]),
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def _num(value: Any, digits: int = 1) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return round(float(value), digits)
+
+
+def _level(intake: dict[str, Any], target: str, connections: int) -> dict[str, Any]:
+    return next(r for r in intake["closed"] if r["target"] == target and r["connections"] == connections)
+
+
+def headline(details: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    intake = details.get("intake")
+    if intake:
+        ceiling, receiver = _level(intake, "ceiling", 32), _level(intake, "receiver", 32)
+        open_receiver = next(r for r in intake["open"] if r["target"] == "receiver")
+        out["intake.ceiling_rps"] = _num(ceiling["rps"])
+        out["intake.rps_at_32"] = _num(receiver["rps"])
+        out["intake.ratio_to_ceiling"] = _num(receiver["rps"] / ceiling["rps"], 3)
+        out["intake.p99_ms_at_32"] = _num(receiver["p99_ms"], 2)
+        out["intake.ceiling_p99_ms_at_32"] = _num(ceiling["p99_ms"], 2)
+        out["intake.p99_ms_at_1000rps"] = _num(open_receiver["p99_ms"], 2)
+    e2e = details.get("e2e")
+    if e2e:
+        at20 = next((r for r in e2e["rates"] if r["rate"] == 20.0), None)
+        out["e2e.p99_ms_at_20"] = _num(at20["started_p99_ms"]) if at20 else None
+        out["cost.rest_calls_per_warm_lifecycle"] = len(e2e["cost"]["calls"])
+    scale = details.get("scale")
+    if scale:
+        out["scale.redis_bytes_per_chat"] = _num(scale["bytes_per_chat_info"], 0)
+        out["scale.reconcile_seconds_10k"] = _num(scale["full_pass"]["seconds_10k"], 2)
+    return out
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, float):
+        text = (
+            f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}" if abs(value) < 10 else f"{value:,.1f}"
+        )
+    else:
+        text = f"{value:,}"
+    return f"{text}{unit}"
+
+
+def _verdict(ok: bool | None) -> str:
+    return "—" if ok is None else ("met" if ok else "**not met**")
+
+
+def targets(details: dict[str, Any], h: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    rows = []
+    ratio = h.get("intake.ratio_to_ceiling")
+    rows.append(
+        (
+            "intake throughput at 32 connections",
+            "≥ 60 % of the ceiling",
+            _fmt(ratio * 100 if ratio is not None else None, " %"),
+            _verdict(None if ratio is None else ratio >= 0.6),
+        )
+    )
+    p99, cp99 = h.get("intake.p99_ms_at_32"), h.get("intake.ceiling_p99_ms_at_32")
+    rows.append(
+        (
+            "intake p99 at 32 connections",
+            "≤ 1.5 x the ceiling's p99",
+            f"{_fmt(p99, ' ms')} vs {_fmt(cp99, ' ms')} ({_fmt(p99 / cp99 if p99 and cp99 else None, 'x')})",
+            _verdict(None if not (p99 and cp99) else p99 <= 1.5 * cp99),
+        )
+    )
+    intake = details.get("intake") or {}
+    open_receiver = next((r for r in intake.get("open", []) if r["target"] == "receiver"), None)
+    lost = open_receiver.get("lost") if open_receiver else None
+    p99o = h.get("intake.p99_ms_at_1000rps")
+    rows.append(
+        (
+            "intake p99 at 1,000 events/s offered, none lost",
+            "≤ 25 ms, 0 lost",
+            f"{_fmt(p99o, ' ms')}, lost {_fmt(lost)}",
+            _verdict(None if p99o is None else (p99o <= 25 and lost == 0)),
+        )
+    )
+    e2e = h.get("e2e.p99_ms_at_20")
+    rows.append(
+        (
+            "transfer → task created + transfer-started, p99 at 20/s",
+            "≤ 150 ms",
+            _fmt(e2e, " ms"),
+            _verdict(None if e2e is None else e2e <= 150),
+        )
+    )
+    cost = h.get("cost.rest_calls_per_warm_lifecycle")
+    rows.append(
+        (
+            "Twilio REST calls per warm lifecycle",
+            "≤ 10 (Flex template ≈ 25)",
+            _fmt(cost),
+            _verdict(None if cost is None else cost <= 10),
+        )
+    )
+    size = h.get("scale.redis_bytes_per_chat")
+    rows.append(
+        (
+            "Redis bytes per tracked chat (with its transfer record)",
+            "≤ 2 KB (2,048 B)",
+            _fmt(size, " B"),
+            _verdict(None if size is None else size <= 2048),
+        )
+    )
+    return rows  # fmt: skip
+
+
+def table(details: dict[str, Any], h: dict[str, Any]) -> str:
+    lines = []
+    intake = details.get("intake")
+    if intake:
+        lines.append(
+            "Intake, closed loop (wrk)     conns   ceiling/s   receiver/s  ratio"
+            "   p50 ms (c/r)     p99 ms (c/r)"
+        )
+        for c in (1, 8, 32, 64):
+            ce, re_ = _level(intake, "ceiling", c), _level(intake, "receiver", c)
+            lines.append(
+                f"{'':30s}{c:>5d} {ce['rps']:>11.0f} {re_['rps']:>12.0f} {re_['rps'] / ce['rps']:>6.2f}"
+                f"   {ce['p50_ms']:>6.2f}/{re_['p50_ms']:<7.2f}  {ce['p99_ms']:>7.2f}/{re_['p99_ms']:<7.2f}"
+            )
+        for ol in intake["open"]:
+            lines.append(
+                f"Intake, open loop {ol['offered_rps']:.0f}/s {ol['target']:9s} p50 {ol['p50_ms']:.2f} ms  "
+                f"p99 {ol['p99_ms']:.2f} ms  2xx {ol['answered_2xx']}/{ol['sent']}"
+                + (f"  queued {ol['queued']} lost {ol['lost']}" if ol.get("queued") is not None else "")
+            )
+    e2e = details.get("e2e")
+    if e2e:
+        for r in e2e["rates"]:
+            lines.append(
+                f"End to end {r['rate']:>4.0f} transfers/s x {r['transfers']:<4d} transfer-started p50 "
+                f"{r['started_p50_ms']:.0f} ms  p99 {r['started_p99_ms']:.0f} ms  (task created p99 "
+                f"{r['created_p99_ms']:.0f} ms)  failed {r['failed']} missing {r['missing']}"
+            )
+        lines.append(
+            f"Cost: {len(e2e['cost']['calls'])} Twilio REST calls per warm lifecycle "
+            f"({len(e2e['cost']['cold_cache_calls'])} with a cold name cache)"
+        )
+    scale = details.get("scale")
+    if scale:
+        lines.append(
+            f"Scale: {scale['bytes_per_chat_info']:.0f} B per tracked chat (INFO), "
+            f"reconcile pass {scale['full_pass']['seconds_10k']:.1f} s and "
+            f"{scale['full_pass']['twilio_calls_10k']:.0f} Twilio calls for 10,000 chats"
+            + (
+                " (extrapolated from " + str(scale["chats"]) + ")"
+                if scale.get("full_pass_extrapolated")
+                else ""
+            )
+        )
+    lines.append("")
+    lines.append(f"{'target':58s} {'goal':28s} {'measured':30s} verdict")
+    for name, goal, measured, verdict in targets(details, h):
+        lines.append(f"{name:58s} {goal:28s} {measured:30s} {verdict.replace('*', '')}")
+    return "\n".join(lines)
+
+
+def _md_table(header: list[str], rows: list[list[Any]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.0f} %"
+
+
+def document(details: dict[str, Any], h: dict[str, Any]) -> str:
+    m = details["machine"]
+    cpu = details.get("cpu", {})
+    parts = [
+        "# Benchmarks",
+        "",
+        "Generated by `python -m bench` (full) or `python -m bench --quick` (under three minutes); "
+        "`python -m bench --report-only` rewrites this page from the last run's details. "
+        "Benchmarks are their own command, never timed assertions in the tests.",
+        "",
+        "- `bench/results.json`: the ten headline numbers, **flat dotted keys** (`intake.ceiling_rps`, …), "
+        "so runs compare key by key;",
+        "- `bench/results-details.json`: everything measured, nested by section;",
+        "- `bench/profiles/*.txt`: the pyinstrument profiles this page summarises.",
+        "",
+        f"This run: **{details.get('mode', '?')}** mode, {details.get('run_at', '?')}, "
+        f"{details.get('seconds', 0):.0f} s. Sections run in other modes: "
+        + (", ".join(f"{k} ({v})" for k, v in details.get("modes", {}).items()) or "none")
+        + ".",
+        "",
+        "## The machine",
+        "",
+        _md_table(
+            ["", ""],
+            [
+                ["cores", m["cores"]],
+                ["memory", f"{m['memory_gib']} GiB"],
+                ["CPU", m["cpu_model"]],
+                ["OS", m["os"]],
+                ["Python", m["python"]],
+                ["redis-server", m["redis_server"]],
+                ["wrk", m["wrk"]],
+                *[[name, version] for name, version in m["libraries"].items()],
+            ],
+        ),
+        "",
+        "**The machine is shared.** Each section's CPU use is measured from `/proc/stat` and `os.times()`: "
+        "*ours* is this benchmark and every process it started, *foreign* is whatever else ran meanwhile "
+        "(on a developer machine: other test suites). Foreign load takes cores from the servers and the "
+        "load generators alike, so latencies and rates in a section with a high foreign share are "
+        "pessimistic.",
+        "",
+        _md_table(
+            ["section", "seconds", "machine busy", "ours", "foreign", "load average start → end"],
+            [
+                [
+                    name,
+                    c["seconds"],
+                    _pct(c["machine_busy"]),
+                    _pct(c["ours"]),
+                    _pct(c["foreign"]),
+                    f"{c['loadavg_start']} → {c['loadavg_end']}",
+                ]
+                for name, c in cpu.items()
+            ],
+        ),
+        "",
+        "## Results against the targets",
+        "",
+        _md_table(["what", "target", "measured", "verdict"], [list(row) for row in targets(details, h)]),
+        "",
+        "`intake.ceiling_rps` is the bare endpoint's rate at 32 connections, the level `intake.rps_at_32` "
+        "is measured at; `intake.ratio_to_ceiling` is their ratio. `e2e.p99_ms_at_20` is the p99 from "
+        "`POST /transfers` to the `transfer-started` notice reaching Twilio (the transfer task is created "
+        "before it). `scale.redis_bytes_per_chat` counts the chat's state, its task index, its entry in "
+        "the active set and its transfer record (INFO used_memory before/after, divided by the chats).",
+    ]
+    parts += _intake_section(details)
+    parts += _e2e_section(details)
+    parts += _cost_section(details)
+    parts += _scale_section(details)
+    parts += _profile_section(details)
+    parts += PROPOSALS
+    return "\n".join(parts) + "\n"
+
+
+def _intake_section(details: dict[str, Any]) -> list[str]:
+    intake = details.get("intake")
+    if not intake:
+        return []
+    rows = []
+    for c in (1, 8, 32, 64):
+        ce, re_ = _level(intake, "ceiling", c), _level(intake, "receiver", c)
+        rows.append(
+            [
+                c,
+                f"{ce['rps']:,.0f}",
+                f"{re_['rps']:,.0f}",
+                f"{re_['rps'] / ce['rps']:.2f}",
+                f"{ce['p50_ms']:.2f} / {re_['p50_ms']:.2f}",
+                f"{ce['p99_ms']:.2f} / {re_['p99_ms']:.2f}",
+                f"{re_['p99_ms'] / ce['p99_ms']:.2f}",
+                f"{re_['queued']} / {re_['requests']}",
+                ce["errors"] + re_["errors"],
+            ]
+        )
+    open_rows = [
+        [
+            ol["target"],
+            f"{ol['offered_rps']:.0f}/s for {ol['seconds']:.0f} s",
+            f"{ol['achieved_rps']:.0f}/s",
+            f"{ol['p50_ms']:.2f}",
+            f"{ol['p99_ms']:.2f}",
+            f"{ol['max_ms']:.1f}",
+            f"{ol['answered_2xx']} / {ol['sent']}",
+            "—" if ol.get("queued") is None else f"{ol['queued']} queued, {ol['lost']} lost",
+            _pct(ol["generator_cpu_share"]),
+            ol["late_sends"],
+        ]
+        for ol in intake["open"]
+    ]
+    return [
+        "",
+        "## Intake",
+        "",
+        f"The receiver (`chat-transfer web`: gunicorn, {intake['gunicorn_workers']} sync workers, the "
+        "receiver's own settings) and the ceiling (`bench/ceiling.py`: a bare WSGI app that reads the "
+        "body and answers 204, served by the same `webhooks.server.serve` and so the same gunicorn "
+        "settings) run side by side on one embedded redis-server; each level is run against one, then "
+        f"the other. Each request is a signed `reservation.accepted` TaskRouter event of "
+        f"{intake['event_bytes']:,} bytes with its own `Sid`, so dedupe never short-circuits. No "
+        "Celery worker runs: every accepted event stays on the broker's `events` list, and *queued* "
+        "counts it after the run (a 204 without a queued event would be a lost event).",
+        "",
+        f"**Closed loop** with `wrk` ({intake['wrk_version']}, Debian's package) and "
+        "`bench/wrk_signed.lua`, which loads pre-signed bodies (signature computed with "
+        "`twilio.request_validator.RequestValidator`) into a Lua table per thread; threads interleave "
+        "their rows so no Sid repeats. Latency is wrk's (request written → response read).",
+        "",
+        _md_table(
+            [
+                "connections",
+                "ceiling /s",
+                "receiver /s",
+                "ratio",
+                "p50 ms ceiling / receiver",
+                "p99 ms ceiling / receiver",
+                "p99 ratio",
+                "queued / answered",
+                "errors",
+            ],
+            rows,
+        ),
+        "",
+        "**Open loop** with `bench/intake.py`'s asyncio client (this process): requests due at a "
+        "constant rate, each on its own connection (gunicorn's sync worker closes every connection "
+        "anyway), latency counted from the moment each request was *due*, so a stalled server is "
+        "charged for the requests that waited behind it (no coordinated omission). The generator's "
+        "own CPU share and its late sends (> 2 ms behind schedule) are listed: Python is a slower "
+        "load generator than wrk, and on two cores it competes with the servers. The ceiling row "
+        "shows what the same generator and gunicorn achieve with no work behind them.",
+        "",
+        _md_table(
+            [
+                "target",
+                "offered",
+                "achieved",
+                "p50 ms",
+                "p99 ms",
+                "max ms",
+                "2xx / sent",
+                "on the broker",
+                "generator CPU",
+                "late sends",
+            ],
+            open_rows,
+        ),
+    ]
+
+
+def _e2e_section(details: dict[str, Any]) -> list[str]:
+    e2e = details.get("e2e")
+    if not e2e:
+        return []
+    rows = [
+        [
+            f"{r['rate']:.0f}/s",
+            r["transfers"],
+            f"{r['created_p50_ms']:.0f} / {r['created_p99_ms']:.0f}",
+            f"{r['started_p50_ms']:.0f} / {r['started_p99_ms']:.0f}",
+            f"{r['started_max_ms']:.0f}",
+            f"{r['request_p50_ms']:.0f} / {r['request_p99_ms']:.0f}",
+            r["failed"],
+            r["missing"],
+        ]
+        for r in e2e["rates"]
+    ]
+    groups = list(next((r["cpu_ms_per_transfer"] for r in e2e["rates"] if r.get("cpu_ms_per_transfer")), {}))
+    view_rows = []
+    for rate, view in e2e.get("worker_view", {}).items():
+        for endpoint, stats in sorted(view["twilio_call_ms"].items(), key=lambda kv: -kv[1]["n"]):
+            view_rows.append(
+                [f"{rate}/s", f"`{endpoint}`", stats["n"], f"{stats['p50']:.0f}", f"{stats['p99']:.0f}"]
+            )
+        for job, stats in view["job_ms"].items():
+            view_rows.append(
+                [f"{rate}/s", f"job `{job}`", stats["n"], f"{stats['p50']:.0f}", f"{stats['p99']:.0f}"]
+            )
+    return [
+        "",
+        "## End to end",
+        "",
+        f"`worker/localstack.py`'s stack: embedded redis-server, the sandbox served over HTTP (in the "
+        f"benchmark's process), the receiver under gunicorn (2 workers), one Celery node with "
+        f"{e2e['worker_processes']} worker processes. 20 agents with chat capacity 50. All chats are "
+        "created and accepted first, and the stack is left to go idle; then `POST /transfers` (warm, "
+        "to another agent, with the agent's Flex token) is sent at a constant rate from a thread pool. "
+        "Latency runs from the moment a request was sent to the sandbox's arrival time of the "
+        "transfer task's create and of the `transfer-started` message (`RequestRecord.at`, the same "
+        "clock). The answer to `POST /transfers` itself (202) is listed too.",
+        "",
+        _md_table(
+            [
+                "rate",
+                "transfers",
+                "task created p50 / p99 ms",
+                "transfer-started p50 / p99 ms",
+                "max ms",
+                "POST /transfers answer p50 / p99 ms",
+                "failed",
+                "never announced",
+            ],
+            rows,
+        ),
+        "",
+        "CPU per transfer, by process group, over each phase (from sending the first request until "
+        "the stack is idle again, so it includes every webhook, event and notice the transfers "
+        "caused). Two cores give 2,000 ms of CPU per second: the sum bounds the sustainable rate on "
+        "this machine, before any foreign load.",
+        "",
+        _md_table(
+            ["rate", *groups, "total", "rate two cores sustain"],
+            [
+                [
+                    f"{r['rate']:.0f}/s",
+                    *[f"{r['cpu_ms_per_transfer'].get(g, 0):.0f}" for g in groups],
+                    f"{sum(r['cpu_ms_per_transfer'].values()):.0f}",
+                    f"{2000 / max(1.0, sum(r['cpu_ms_per_transfer'].values())):.1f}/s",
+                ]
+                for r in e2e["rates"]
+                if r.get("cpu_ms_per_transfer")
+            ],
+        ),
+        "",
+        "What the worker saw in the same phases (from its JSON log: each Twilio call's latency as the "
+        "service measured it, and each Celery job's runtime). A transfer job is a chain of Twilio calls; "
+        "when the sandbox answers slowly, jobs queue behind the two worker processes, and that queueing "
+        "is most of the end-to-end latency at the higher rates.",
+        "",
+        _md_table(["rate", "call or job", "count", "p50 ms", "p99 ms"], view_rows),
+    ]
+
+
+def _cost_section(details: dict[str, Any]) -> list[str]:
+    e2e = details.get("e2e")
+    if not e2e:
+        return []
+    calls = e2e["cost"]["calls"]
+    cold = e2e["cost"]["cold_cache_calls"]
+    rows = [
+        [c["n"], c["method"], c["product"], f"`{c['template']}`", c["purpose"], c["choice"] or ""]
+        for c in calls
+    ]
+    choice = [c for c in calls if c["choice"]]
+    extra = len(cold) - len(calls)
+    return [
+        "",
+        "## Cost: Twilio REST calls per warm-transfer lifecycle",
+        "",
+        "The story: a chat arrives and agent A accepts it → A warm-transfers to agent B → B accepts "
+        "(joined) → B wraps up and completes (left; the chat stays open) → A wraps up and completes "
+        "(left) → the chat ends. Every request the sandbox received from the start of the story until "
+        "everything was idle (webhooks delivered, Celery queues empty, nothing unacknowledged) is "
+        "listed; the driver only uses the sandbox's Python API, so all of them are the service's. "
+        "Run twice on one stack: the second run is the steady state below; the first paid "
+        f"{extra} more call(s) for the cold name cache (the target worker's display name, cached for an "
+        "hour in Redis).",
+        "",
+        f"**{len(calls)} calls** (target ≤ 10; the Flex template's chat transfer makes about 25 for the "
+        f"same story). {len(choice)} of them are the service's own choices rather than the story's "
+        "necessities (last column).",
+        "",
+        _md_table(["#", "method", "product", "path", "for", "the service's choice"], rows),
+    ]
+
+
+def _scale_section(details: dict[str, Any]) -> list[str]:
+    scale = details.get("scale")
+    if not scale:
+        return []
+    keys = scale["bytes_per_chat_keys"]
+    fp = scale["full_pass"]
+    without_transfer = sum(keys.values()) - keys.get("transfer record (cft:transfer:…)", 0)
+    return [
+        "",
+        "## Scale: 10,000 tracked chats",
+        "",
+        f"{scale['chats']:,} chats written by `ConversationStore.transition` with the domain's own "
+        "transitions, each in the state of a warm transfer under way: two tasks in flight, two agents "
+        "joined, three notices queued and then drained (outbox empty), plus the transfer's record. "
+        f"Writing them took {scale['write_seconds']:.1f} s. The state's JSON is "
+        f"{scale['state_json_bytes']:,} bytes; leaving out its null, empty, false and zero fields (which "
+        f"`from_dict` would restore as defaults) would make it "
+        f"{scale.get('state_json_bytes_without_defaults', 0):,}.",
+        "",
+        _md_table(
+            ["what", "bytes per chat"],
+            [
+                ["INFO used_memory after - before, per chat", f"**{scale['bytes_per_chat_info']:,.0f}**"],
+                *[[k, f"{v:,}"] for k, v in keys.items()],
+                ["sum of MEMORY USAGE", f"{sum(keys.values()):,}"],
+                ["without the transfer record (chat with no transfer)", f"{without_transfer:,}"],
+            ],
+        ),
+        "",
+        f"Not per chat but per event: each delivery's dedupe key (`cft:seen:…`, kept "
+        f"`DEDUPE_TTL_SECONDS`, a day by default) is {scale['dedupe_key_bytes']} bytes; a warm "
+        "lifecycle delivers a few dozen webhooks, so a day's dedupe keys weigh about as much as the "
+        "chats they belong to.",
+        "",
+        "**One reconciliation pass** (`worker.handlers.reconcile.reconcile(deps)`, the default "
+        "budget of 200 calls, as beat runs it) with every task present and in flight in the sandbox: "
+        f"it saw {fp['chats_seen']:,} chats, made {fp['measured_twilio_calls']} Twilio calls "
+        f"(the paged listing of open tasks; {fp['tasks_checked']} single-task fetches) in "
+        f"{fp['measured_seconds']:.1f} s, of which {scale['twilio_seconds_in_full_pass']:.1f} s "
+        "were Twilio calls; the rest is Redis (per chat: load, an `expire_holds` transition, the "
+        "checked mark, a second load). "
+        + (
+            f"For 10,000 chats: ≈ {fp['seconds_10k']:.1f} s and ≈ {fp['twilio_calls_10k']:.0f} calls "
+            f"(scaled from {scale['chats']:,} chats: both grow linearly with chats and tasks)."
+            if scale.get("full_pass_extrapolated")
+            else f"That is {fp['seconds_10k']:.1f} s for 10,000 chats."
+        ),
+    ]  # fmt: skip
+
+
+def _profile_section(details: dict[str, Any]) -> list[str]:
+    profiles = details.get("profiles", {})
+    out = ["", "## Where the time goes", ""]
+    intake = profiles.get("intake")
+    if intake:
+        b = intake["breakdown"]
+        shares = intake["worker_busy_shares"]
+        callee_rows = [[f"`{n}`", _pct(s)] for n, s in b.get("children", [])]
+        out += [
+            f"**Intake** (`bench/profiles/intake.txt`): pyinstrument inside one gunicorn worker of the "
+            f"receiver (its own settings, one worker), {intake['requests']:,} signed events under wrk "
+            f"load after a warm-up. Of the worker's busy time, the Flask app takes "
+            f"{_pct(shares['wsgi_app'])} (the rest is gunicorn: accept, parse, write, close) and "
+            f"`receive_signed_event` {_pct(shares['receive_signed_event'])}. Within the app "
+            f"(shares of `wsgi_app`):",
+            "",
+            _md_table(["callee of receive_signed_event", "share of the request"], callee_rows),
+            "",
+            f"Named costs, as shares of the worker's busy time: the signature check "
+            f"{_pct(shares['is_valid'])} (of which parsing the form, which any endpoint pays, "
+            f"{_pct(shares['form'])}); the dedupe claim (one Redis round trip) {_pct(shares['claim'])}; "
+            f"`Celery.send_task` {_pct(shares['send_task'])}; marking the event queued "
+            f"{_pct(shares['mark_queued'])}.",
+            "",
+        ]  # fmt: skip
+    transfer = profiles.get("transfer")
+    if transfer:
+        b = transfer["breakdown"]
+        step_rows = [[f"`{n}`", _pct(s)] for n, s in b.get("children", [])]
+        out += [
+            f"**One transfer** (`bench/profiles/transfer.txt`): `run_transfer` in the benchmark's process "
+            f"against the stack's sandbox, {transfer['transfers']} warm transfers, "
+            f"{transfer['seconds_each'] * 1000:.0f} ms each; "
+            f"{_pct(transfer['gateway']['twilio_http_share'])} of it is inside Twilio REST calls "
+            "(waiting on the sandbox, which runs in the same process and competes for its GIL).",
+            "",
+            _md_table(["step of _orchestrate", "share of run_transfer"], step_rows),
+            "",
+        ]  # fmt: skip
+    hot = profiles.get("hotpath")
+    if hot:
+        base = hot[0]["cpu_ms_per_event"]
+        out += [
+            "**Candidate fixes, sized** (`python -m bench.hotpath`): the receiver's app called as WSGI "
+            "in-process (no HTTP, no gunicorn), real Redis and Celery publishing, CPU per event; each "
+            "variant patches only the benchmark's own process (no service code is changed):",
+            "",
+            _md_table(
+                ["variant", "CPU ms per event", "vs baseline", "all 204, all queued"],
+                [
+                    [
+                        f"`{h['variant']}`",
+                        f"{h['cpu_ms_per_event']:.2f}",
+                        f"{(h['cpu_ms_per_event'] / base - 1) * 100:+.0f} %",
+                        "yes" if h["all_204"] and h["queued"] == h["events"] + 300 else "**no**",
+                    ]
+                    for h in hot
+                ],
+            ),
+            "",
+        ]
+    out += ANALYSIS
+    return out
+
+
+ANALYSIS = [
+    "What the profiles say, with a cProfile of the same request path in-process (the receiver's "
+    "app called as WSGI, 2,700 signed events, real Redis and Celery publishing) to name functions "
+    "the sampling profile groups together:",
+    "",
+    "- **`Celery.send_task` is the largest cost.** Two parts of it are avoidable overhead: "
+    "(1) Celery writes an `argsrepr` header for every message by running `saferepr` over the "
+    "arguments, here the whole event (≈ 2 KB of form fields): about 13 % of the request's CPU "
+    "under cProfile; (2) Kombu's Redis transport builds a new `redis.Redis` client for every "
+    "publish (`Channel._put` → `conn_or_acquire` → `_create_client`), and redis-py 8's constructor "
+    "fills a case-insensitive table of ~170 response callbacks each time: about 5 %.",
+    "- **The signature check** parses the form (Werkzeug's `parse_qsl`, which any form endpoint pays) "
+    "and computes the HMAC-SHA1 signature twice: `RequestValidator.validate` tries the URL with and "
+    "without the port. It is the security boundary and stays as the official library does it.",
+    "- **Syscalls are slow on this VM**: each Redis round trip (`sendall` + `recv`) costs "
+    "≈ 0.2 to 0.3 ms, and an event takes three (dedupe claim, the broker's `LPUSH`, mark queued). "
+    "The claim/mark split is what lets a failed enqueue be retried by Twilio within 30 s, so it "
+    "stays.",
+    "- **Prometheus multiprocess mode** (`PROMETHEUS_MULTIPROC_DIR`, which `serve()` sets whenever "
+    "there is more than one worker): the same in-process loop measured ≈ 3.2 ms of CPU per event "
+    "without it and ≈ 4.2 ms with it (one measurement on a shared machine: worth confirming).",
+    "- **Transfers are dominated by Twilio round trips**: the orchestration's own Python (state "
+    "transitions, attribute building) is a small share; the chain fetch task → create task → "
+    "post notice (and the mirror's read + write) is what a transfer waits on, in sequence, and "
+    "under load each of those calls waits for the sandbox, which shares the two cores.",
+    "- **What was changed**: `webhooks/server.py` now exposes `gunicorn_options()` and lets `serve()` "
+    "load another WSGI app, so the ceiling and the profiled receiver run under exactly the receiver's "
+    "gunicorn settings (production behaviour unchanged). No hot-path change was made: the cheap wins "
+    "are in `worker/adapters/task_queue.py` and the metrics setup, owned by others, and are listed "
+    "below as proposals.",
+    "",
+]
+
+PROPOSALS = [
+    "## Proposals",
+    "",
+    "1. **Pass `argsrepr`/`kwargsrepr` to `send_task`** in `CeleryTaskQueue.enqueue` (e.g. "
+    '`argsrepr=f"[{EventType} {Sid}]"`): Celery then skips `saferepr` of the whole event; worker '
+    "logs show the short summary instead of the full fields (which they should not log anyway). "
+    "About 13 % of the receiver's CPU per event, one line, no behaviour change.",
+    "2. **Publish without a new Redis client per event**: keep one Kombu producer/channel per "
+    "gunicorn worker and have its transport reuse one client (a small `Channel` subclass whose "
+    "`conn_or_acquire` yields a cached client), or, with Redis as the only broker, `LPUSH` the "
+    "Celery protocol-2 message with the receiver's existing client. Needs a test that a worker "
+    "consumes what was published.",
+    "3. **Check the cost of Prometheus multiprocess mode** on the hot path (three metric updates "
+    "per event); if confirmed, keep the per-event counters in process and expose them per worker, "
+    "or drop the enqueue-latency histogram from the hot path.",
+    "4. **`requests` reads the environment and `~/.netrc` on every Twilio call** "
+    "(`Session.merge_environment_settings`: `getproxies_environment`, a `stat`): "
+    "`session.trust_env = False` on the gateway's session when no proxy is configured saves CPU on "
+    "every Twilio call in the workers.",
+    "5. **Calls per lifecycle.** The calls in the cost table without a mark in its last column are "
+    "what the story needs under the contract (the transfer task, `chatTransferData`, every notice, "
+    "the close, the task fetch; the token check when the token is not cached); the marked ones are "
+    "the `associatedTasks` mirror (a read and a write per change, and a read before the close) and "
+    "the end's verification list. Ways to cut without weakening CONTRACT §6: (a) *write the mirror "
+    "only when `associatedTasks` changes value* (a task tracked or closed), never for joins and "
+    "leaves, and fold a mirror queued in the same drain as a notice into one drain pass; (b) *skip "
+    "the read before a mirror write or the close* by keeping the conversation's other attributes "
+    "from the last read in the state and reading again only when a Conversations webhook says the "
+    "conversation's attributes changed (`onConversationUpdated`). "
+    "(c) The end's verification list (open tasks on the chat) guards rule 2 against a task we "
+    "never heard of; it should stay.",
+    "6. **The receiver's worker class.** The sync worker closes every connection; behind a load "
+    "balancer that keeps connections alive, `gthread` (threads, keep-alive) avoids a TCP handshake "
+    "per event. It changes behaviour under overload (threads share a GIL), so measure it with this "
+    "benchmark before adopting it.",
+    "7. **End to end at 20 transfers/s and above**: a transfer job is a sequential chain of Twilio "
+    "calls, and the same two worker processes also handle every webhook event the transfer itself "
+    "produces. Run transfers on their own workers (`chat-transfer worker --queues transfers`) with "
+    "more processes, or an I/O concurrency pool (gevent/eventlet: the jobs mostly wait on Twilio), "
+    "so a burst of transfers does not queue behind events and vice versa.",
+]

@@ -24,6 +24,9 @@ broker_transport_options = {
     # A message a lost worker never acknowledged goes back to the queue after this long
     # (redis transport); tasks are short, so it can be short too.
     "visibility_timeout": _settings.broker_visibility_timeout_seconds,
+    # ...as soon as a worker's sweep sees it: kombu sweeps every interval (10 s) but scans
+    # Redis only every `throttle`-th sweep (10 by default: up to 100 s more). Every sweep scans.
+    "unacked_restore_throttle": 1,
     "confirm_publish": True,  # amqp: a 2xx means the broker has the message
 }
 broker_pool_limit = 10

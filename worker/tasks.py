@@ -16,6 +16,7 @@ from typing import Any
 
 import redis
 from celery import Task
+from celery.exceptions import Reject
 
 from worker.adapters.http_client import TwilioTransient
 from worker.adapters.task_queue import (
@@ -78,7 +79,16 @@ def run(task: Task, payload: Any, handler: Callable[[], Any], label: str | None 
             raise
         retry_after = getattr(error, "retry_after", None)
         countdown = backoff_seconds(task.request.retries, retry_after, SETTINGS.retry_backoff_seconds)
-        raise task.retry(exc=error, countdown=countdown) from error
+        try:
+            retry = task.retry(exc=error, countdown=countdown, throw=False)
+        except Reject as unsent:
+            # The retry could not be published: the broker is down too (one Redis for both).
+            # Celery would reject the message without requeue and the event, already answered
+            # 2xx, would be gone. Given back instead, it is redelivered (or, while the broker
+            # cannot even take it back, restored after the visibility timeout).
+            log.warning("retry not published; message given back", extra={"task": task.name})
+            raise Reject(unsent.reason, requeue=True) from error
+        raise retry from error
 
 
 @app.task(name=TASKROUTER_EVENT, **TASK_OPTIONS)

@@ -1,12 +1,15 @@
 """Redis keys that make the receiver act once on an event Twilio delivers more than once.
 
 A delivery first *claims* its key for a short time, is queued, then marks the key *queued*
-for `ttl` seconds. A failed enqueue releases the claim, so Twilio's retry is not dropped.
+for `ttl` seconds. A failed enqueue releases the claim, so Twilio's retry is not dropped; a
+claim that could not be released (Redis went away) makes the retry wait and answer 503 until it
+runs out, never 2xx for an event nobody queued.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from enum import StrEnum
 
 import redis
@@ -14,6 +17,7 @@ import redis
 from worker.domain.errors import ServiceUnavailable
 
 CLAIM_SECONDS = 30
+CLAIM_WAIT_SECONDS = 1.0  # how long a redelivery waits for a concurrent delivery of the same event
 
 
 class Claim(StrEnum):
@@ -28,11 +32,26 @@ class IntakeDedupe:
         self._prefix = prefix
 
     def claim(self, event_id: str) -> Claim:
+        """NEW: this delivery queues the event. DUPLICATE: an earlier delivery queued it.
+
+        A key still "claimed" belongs to a delivery that is queueing the event right now, or to
+        one whose enqueue failed while Redis went away so that its claim could not be released.
+        Either way nothing is queued yet: wait a moment for the outcome, and answer 503 rather
+        than acknowledge an event on the hope that someone else queued it.
+        """
+        key = self._prefix + event_id
+        deadline = time.monotonic() + CLAIM_WAIT_SECONDS
         try:
-            won = self._redis.set(self._prefix + event_id, "claimed", nx=True, ex=CLAIM_SECONDS)
+            while True:
+                if self._redis.set(key, "claimed", nx=True, ex=CLAIM_SECONDS):
+                    return Claim.NEW
+                if self._redis.get(key) in (b"queued", "queued"):
+                    return Claim.DUPLICATE
+                if time.monotonic() >= deadline:
+                    raise ServiceUnavailable("another delivery of this event is not queued yet")
+                time.sleep(0.01)
         except redis.RedisError as error:
             raise ServiceUnavailable(f"redis unreachable: {type(error).__name__}") from error
-        return Claim.NEW if won else Claim.DUPLICATE
 
     def mark_queued(self, event_id: str) -> None:
         # The event is queued either way; a lost mark only lets a late redelivery through,

@@ -1,0 +1,53 @@
+"""The fault-injection suite's shared fixture: every scenario hands its figures to `figures`;
+they are printed at once and, when a real-process scenario ran, written to docs/reliability.md."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.faults.chats import AGENTS
+from tests.faults.figures import Figures, write_doc
+from worker.localstack import LocalStack
+
+# The order of the rows in docs/reliability.md.
+ORDER = {
+    "webhooks-dropped": 1,
+    "webhooks-duplicated-reordered": 2,
+    "twilio-429-500": 3,
+    "redis-restart": 4,
+    "worker-sigkill": 5,
+    "fuzz-webhooks": 6,
+    "fuzz-transfers": 7,
+    "fuzz-openapi": 8,
+}
+
+
+class FigureBook:
+    def __init__(self) -> None:
+        self.runs: list[Figures] = []
+
+    def record(self, figures: Figures) -> Figures:
+        figures.finish()
+        print(figures.line())
+        self.runs.append(figures)
+        return figures
+
+
+@pytest.fixture(scope="session")
+def figure_book() -> Iterator[FigureBook]:
+    book = FigureBook()
+    yield book
+    if any(run.real_processes for run in book.runs):
+        write_doc(book.runs, ORDER)
+
+
+@pytest.fixture(scope="package")
+def chat_stack() -> Iterator[LocalStack]:
+    """The service for the chat scenarios: two workers, beat reconciling every two seconds."""
+    settings = {"RECONCILE_INTERVAL_SECONDS": "2"}
+    with LocalStack(
+        worker_count=2, worker_concurrency=2, beat=True, settings=settings, workers_spec=AGENTS
+    ) as stack:
+        yield stack

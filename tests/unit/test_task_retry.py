@@ -1,0 +1,54 @@
+"""A transient failure whose retry cannot be published (the broker is down with Redis) gives the
+message back instead of letting Celery drop it (found by the fault suite's Redis restart)."""
+
+from __future__ import annotations
+
+import importlib
+from types import SimpleNamespace
+
+import pytest
+import redis
+from celery.exceptions import Reject, Retry
+
+from tests.support.settings import ACCOUNT_SID, AUTH_TOKEN, WORKFLOW_SID, WORKSPACE_SID
+
+
+@pytest.fixture
+def tasks(monkeypatch):
+    for name, value in {
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_FLEX_WORKSPACE_SID": WORKSPACE_SID,
+        "TWILIO_FLEX_CHAT_TRANSFER_WORKFLOW_SID": WORKFLOW_SID,
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return importlib.import_module("worker.tasks")
+
+
+class FakeTask:
+    name = "chat_transfer.events.taskrouter"
+
+    def __init__(self, publish_fails: bool) -> None:
+        self.request = SimpleNamespace(retries=0)
+        self.publish_fails = publish_fails
+
+    def retry(self, exc: BaseException, countdown: float, throw: bool = True) -> Retry:
+        if self.publish_fails:  # what Celery's Task.retry does when apply_async raises
+            raise Reject(OSError("Error 111 connecting. Connection refused."), requeue=False)
+        return Retry(exc=exc, when=countdown)
+
+
+def redis_down() -> None:
+    raise redis.ConnectionError("Connection refused")
+
+
+def test_a_retry_that_cannot_be_published_gives_the_message_back(tasks):
+    with pytest.raises(Reject) as caught:
+        tasks.run(FakeTask(publish_fails=True), {"fields": {}}, redis_down)
+    assert caught.value.requeue is True
+
+
+def test_a_published_retry_is_a_retry(tasks):
+    with pytest.raises(Retry):
+        tasks.run(FakeTask(publish_fails=False), {"fields": {}}, redis_down)

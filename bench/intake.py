@@ -130,6 +130,7 @@ class ClosedLoop:
     errors: int
     wrapped: int
     queued: int | None = None  # events on the broker after the run (receiver only)
+    round: int = 1
 
 
 @dataclass
@@ -153,7 +154,9 @@ class OpenLoop:
 
 @dataclass
 class IntakeResult:
-    closed: list[ClosedLoop] = field(default_factory=list)
+    closed: list[ClosedLoop] = field(default_factory=list)  # the best round of each (target, level)
+    all_runs: list[ClosedLoop] = field(default_factory=list)
+    rounds: int = 1
     open: list[OpenLoop] = field(default_factory=list)
     gunicorn_workers: int = 2
     wrk_version: str = ""
@@ -240,13 +243,38 @@ def open_loop(
     )
 
 
+def measure_level(
+    name: str, url: str, connections: int, seconds: float, workdir: Path, run_id: int, client: redis.Redis
+) -> ClosedLoop:
+    bodies = workdir / "bodies.txt"
+    write_bodies(bodies, f"{url}{PATH}", run_id, int(3200 * seconds) + 2000)
+    client.delete(EVENTS_QUEUE)
+    out = run_wrk(url, bodies, connections, seconds)
+    kinds = ("status_errors", "connect_errors", "read_errors", "timeouts")
+    return ClosedLoop(
+        target=name,
+        connections=connections,
+        seconds=out["duration_us"] / 1e6,
+        rps=out["requests"] / (out["duration_us"] / 1e6),
+        p50_ms=out["p50_us"] / 1000,
+        p90_ms=out["p90_us"] / 1000,
+        p99_ms=out["p99_us"] / 1000,
+        max_ms=out["max_us"] / 1000,
+        requests=out["requests"],
+        errors=sum(out[k] for k in kinds),
+        wrapped=out["wrapped"],
+        queued=client.llen(EVENTS_QUEUE) if name == "receiver" else None,
+    )
+
+
 def run(quick: bool) -> IntakeResult:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
-    seconds = 2.0 if quick else 10.0
+    seconds = 2.0 if quick else 8.0
+    rounds = 1 if quick else 2
     open_seconds = 5.0 if quick else 20.0
     levels = (1, 8, 32, 64)
-    result = IntakeResult()
+    result = IntakeResult(rounds=rounds)
     wrk_banner = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
     result.wrk_version = (wrk_banner.stdout + wrk_banner.stderr).strip().splitlines()[0]
     workdir = Path(tempfile.mkdtemp(prefix="cft-bench-intake-"))
@@ -273,36 +301,25 @@ def run(quick: bool) -> IntakeResult:
                 write_bodies(bodies, f"{url}{PATH}", run_id, 2000)
                 run_wrk(url, bodies, 8, 1)
                 run_id += 1
+            # Rounds: every level against both targets, then again; the round with the higher rate
+            # counts for each (target, level), so a burst of foreign load on a shared machine does
+            # not decide a ratio. Every run is kept in `all_runs`.
+            for round_no in range(rounds):
+                for connections in levels:
+                    for name, url in targets.items():
+                        level = measure_level(name, url, connections, seconds, workdir, run_id, client)
+                        run_id += 1
+                        level.round = round_no + 1
+                        result.all_runs.append(level)
+                        say(
+                            f"intake r{round_no + 1} {name:8s} c={connections:<3d} {level.rps:7.0f}/s "
+                            f"p50 {level.p50_ms:6.2f} ms p99 {level.p99_ms:6.2f} ms"
+                            + (f" queued {level.queued}" if level.queued is not None else "")
+                        )
             for connections in levels:
-                for name, url in targets.items():
-                    bodies = workdir / "bodies.txt"
-                    write_bodies(bodies, f"{url}{PATH}", run_id, int(3200 * seconds) + 2000)
-                    run_id += 1
-                    client.delete(EVENTS_QUEUE)
-                    out = run_wrk(url, bodies, connections, seconds)
-                    errors = sum(
-                        out[k] for k in ("status_errors", "connect_errors", "read_errors", "timeouts")
-                    )
-                    level = ClosedLoop(
-                        target=name,
-                        connections=connections,
-                        seconds=out["duration_us"] / 1e6,
-                        rps=out["requests"] / (out["duration_us"] / 1e6),
-                        p50_ms=out["p50_us"] / 1000,
-                        p90_ms=out["p90_us"] / 1000,
-                        p99_ms=out["p99_us"] / 1000,
-                        max_ms=out["max_us"] / 1000,
-                        requests=out["requests"],
-                        errors=errors,
-                        wrapped=out["wrapped"],
-                        queued=client.llen(EVENTS_QUEUE) if name == "receiver" else None,
-                    )
-                    result.closed.append(level)
-                    say(
-                        f"intake {name:8s} c={connections:<3d} {level.rps:7.0f}/s "
-                        f"p50 {level.p50_ms:6.2f} ms p99 {level.p99_ms:6.2f} ms"
-                        + (f" queued {level.queued}" if level.queued is not None else "")
-                    )
+                for name in targets:
+                    runs = [r for r in result.all_runs if r.target == name and r.connections == connections]
+                    result.closed.append(max(runs, key=lambda r: r.rps))
             rate = 1000.0
             for name, url in targets.items():
                 payloads = signed_requests(

@@ -405,7 +405,7 @@ def workers_spec() -> tuple[dict[str, Any], ...]:
 def run(quick: bool, profile_transfer: Any = None) -> E2EResult:
     result = E2EResult()
     # Quick mode leaves 50/s out: on two cores its backlog alone takes minutes to drain.
-    plan = [(5.0, 3.0), (20.0, 4.0)] if quick else [(5.0, 10.0), (20.0, 10.0), (50.0, 4.0)]
+    plan = [(5.0, 3.0), (20.0, 3.0)] if quick else [(5.0, 10.0), (20.0, 10.0), (50.0, 4.0)]
     spec = workers_spec()
     names = [w["name"] for w in spec]
     with LocalStack(worker_count=1, worker_concurrency=result.worker_processes, workers_spec=spec) as stack:

@@ -272,7 +272,7 @@ def run(quick: bool) -> IntakeResult:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     seconds = 2.0 if quick else 8.0
     rounds = 1 if quick else 2
-    open_seconds = 5.0 if quick else 20.0
+    open_seconds = 3.0 if quick else 20.0
     levels = (1, 8, 32, 64)
     result = IntakeResult(rounds=rounds)
     wrk_banner = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)

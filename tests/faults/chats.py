@@ -90,6 +90,7 @@ class ChatPlayer:
         self.backlog = backlog
         self.transfer_posts = 0
         self.transfer_retries: Counter[int] = Counter()
+        self.started = 0  # chats begun so far
         self._lock = threading.Lock()
         self._names = {sid: name for name, sid in stack.setup.workers.items()}
 
@@ -107,6 +108,8 @@ class ChatPlayer:
         rng = random.Random(f"{self.seed}-{n}")
         sb = self.sb
         self._admit()
+        with self._lock:
+            self.started += 1
         chat = sb.start_chat(f"customer{n}")
         offer = sb.pending_reservation(task_sid=chat.task_sid, timeout=30)
         sb.accept(offer["sid"])
@@ -190,6 +193,12 @@ class ChatPlayer:
     def play_many(self, plans: list[Plan], parallel: int = 8, first: int = 0) -> list[ChatRun]:
         with ThreadPoolExecutor(max_workers=parallel) as pool:
             return list(pool.map(lambda np: self.play(*np), enumerate(plans, start=first)))
+
+
+def transfer_plans(count: int) -> list[Plan]:
+    """Warm and cold, to an agent and to a queue, in turn."""
+    kinds = [Plan(mode, to_queue) for mode in ("WARM", "COLD") for to_queue in (False, True)]
+    return [kinds[n % len(kinds)] for n in range(count)]
 
 
 def backlog(stack: LocalStack) -> int:

@@ -3,6 +3,7 @@ they are printed at once and, when a real-process scenario ran, written to docs/
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -51,3 +52,10 @@ def chat_stack() -> Iterator[LocalStack]:
         worker_count=2, worker_concurrency=2, beat=True, settings=settings, workers_spec=AGENTS
     ) as stack:
         yield stack
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """`-m faults` fuzzes a couple of thousand cases per test; the default run a few hundred."""
+    expression = config.option.markexpr or ""
+    if "faults" in expression and "not faults" not in expression:
+        os.environ.setdefault("FUZZ_CASES", "2000")

@@ -39,6 +39,7 @@ class Answer:
     sent: float
     answered: float
     status: int | None  # None: no answer (connection refused or reset)
+    event: str = ""  # the event's Sid
 
 
 @dataclass
@@ -145,7 +146,7 @@ class FakeTaskRouter:
             except requests.ConnectionError:
                 status = None
             with self._lock:
-                self.log.answers.append(Answer(sent, time.monotonic(), status))
+                self.log.answers.append(Answer(sent, time.monotonic(), status, fields["Sid"]))
                 if status is not None and 200 <= status < 300:
                     self.log.acknowledged += 1
             if status is not None and status != 503:

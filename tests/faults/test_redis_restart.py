@@ -83,6 +83,25 @@ class Outage:
             self.error = error
 
 
+def where(stack: LocalStack, router: FakeTaskRouter, created: list[dict], chat: EventChat) -> dict:
+    """For a failure's message: what happened to the chat's task.created events."""
+    state = stack.tracked(chat.conversation)
+    found = {}
+    for event in created:
+        task = event["TaskSid"]
+        if task in chat.tasks and task not in state.get("tasks", {}):
+            answers = [(round(a.sent - router.log.answers[0].sent, 2), a.status) for a in router.log.answers
+                       if a.event == event["Sid"]]  # fmt: skip
+            queued = [q for q in ("events", "unacked") if event["Sid"] in str(
+                stack.redis.lrange(q, 0, -1) if q == "events" else stack.redis.hgetall(q))]  # fmt: skip
+            found[task] = {
+                "answers": answers,
+                "dedupe": stack.redis.get(f"cft:seen:taskrouter:{event['Sid']}"),
+                "in": queued,
+            }
+    return {"chat": chat.conversation, "missing": found}
+
+
 def test_redis_restarted_mid_run_nothing_acknowledged_is_lost(stack, figure_book):
     figures = Figures("redis-restart", f"Redis restarted mid-run ({CHATS} chats, down ≥ {DOWN_SECONDS:g} s)")
     processes = (stack.web, *stack.workers, stack.beat_process)
@@ -99,7 +118,7 @@ def test_redis_restarted_mid_run_nothing_acknowledged_is_lost(stack, figure_book
     assert outage.error is None, outage.error
     tracked = settle(all_tracked(stack, chats), SETTLE, "every task tracked")
     phases = {"tracked": round(time.monotonic() - started, 1)}
-    stuck = [stack.tracked(c.conversation) for c in chats if not all_tracked(stack, [c])()]
+    stuck = [where(stack, router, created, c) for c in chats if not all_tracked(stack, [c])()]
     router.deliver_all(event for chat in chats for event in router.accepted_events(chat))
     joined = settle(all_joined(stack, chats), SETTLE, "both agents of every chat announced")
     phases["joined"] = round(time.monotonic() - started, 1)

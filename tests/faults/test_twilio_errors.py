@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults.chats import ChatPlayer, Plan, injected, judge, wait_settled
+from tests.faults.chats import ChatPlayer, injected, judge, transfer_plans, wait_settled
 from tests.faults.figures import Figures
 from tests.faults.test_webhook_faults import fill
 from worker.operator import DEAD_LETTERS_KEY
@@ -22,7 +22,7 @@ def test_twenty_percent_429_and_500_every_transfer_completes_once(chat_stack, fi
     stack, sb = chat_stack, chat_stack.sandbox
     figures = Figures("twilio-429-500", "Twilio answers 429 / 500 to 20 % of REST calls")
     seed = 603
-    plans = [Plan(mode, to_queue) for mode in ("WARM", "COLD") for to_queue in (False, True)] * (CHATS // 4)
+    plans = transfer_plans(CHATS)
     first_delivery, first_request = len(sb.deliveries()), len(sb.requests)
     player = ChatPlayer(stack, seed, patience=180)
     faults = {"rate_429": 0.08, "rate_500": 0.06, "rate_500_after_commit": 0.06, "retry_after": 1}

@@ -123,6 +123,8 @@ def documented(template: str, method: str, response: Any) -> None:
 
 @pytest.fixture(scope="module")
 def receiver(figure_book) -> Iterator[Receiver]:
+    title = f"fuzz: {CASES} cases a test, bodies from the description and random, signed or not"
+    figures = Figures("fuzz", title, real_processes=False)
     with Sandbox(seed=11) as sb:
         setup = sb.seed_flex(queues={"Sales": "1==1"}, workers=[{"name": "alice"}, {"name": "bob"}])
         chat = sb.start_chat("fuzz")
@@ -155,11 +157,7 @@ def receiver(figure_book) -> Iterator[Receiver]:
         fuzzed = Receiver(app.test_client(), queue, redis, sb.auth_token, known)
         yield fuzzed
         assert sb.errors == []
-    cases = sum(sum(c.values()) for c in fuzzed.statuses.values())
-    figures = Figures(
-        "fuzz", "fuzz: OpenAPI-described and random bodies, signed and not", real_processes=False
-    )
-    figures.events_sent = cases
+    figures.events_sent = sum(sum(c.values()) for c in fuzzed.statuses.values())
     figures.faults["rejected"] = sum(n for c in fuzzed.statuses.values() for s, n in c.items() if s >= 400)
     figures.notes.update(
         answers={t: dict(sorted(c.items())) for t, c in fuzzed.statuses.items()},

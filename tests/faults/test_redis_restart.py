@@ -87,20 +87,16 @@ class Outage:
 
 
 def where(stack: LocalStack, router: FakeTaskRouter, created: list[dict], chat: EventChat) -> dict:
-    """For a failure's message: what happened to the chat's task.created events."""
-    state = stack.tracked(chat.conversation)
+    """For a failure's message: what became of the chat's task.created events not applied."""
+    applied = stack.tracked(chat.conversation).get("tasks", {})
+    queued = str(stack.redis.lrange("events", 0, -1)) + str(stack.redis.hgetall("unacked"))
     found = {}
     for event in created:
-        task = event["TaskSid"]
-        if task in chat.tasks and task not in state.get("tasks", {}):
-            answers = [(round(a.sent - router.log.answers[0].sent, 2), a.status) for a in router.log.answers
-                       if a.event == event["Sid"]]  # fmt: skip
-            queued = [q for q in ("events", "unacked") if event["Sid"] in str(
-                stack.redis.lrange(q, 0, -1) if q == "events" else stack.redis.hgetall(q))]  # fmt: skip
-            found[task] = {
-                "answers": answers,
+        if event["TaskSid"] in chat.tasks and event["TaskSid"] not in applied:
+            found[event["TaskSid"]] = {
+                "answers": [a.status for a in router.log.answers if a.event == event["Sid"]],
                 "dedupe": stack.redis.get(f"cft:seen:taskrouter:{event['Sid']}"),
-                "in": queued,
+                "in_broker": event["Sid"] in queued,
             }
     return {"chat": chat.conversation, "missing": found}
 

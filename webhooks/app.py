@@ -49,8 +49,8 @@ def create_app(
 
     app.extensions["chat_transfer.settings"] = settings
     app.extensions["chat_transfer.redis"] = redis_client
-    app.extensions["chat_transfer.intake"] = EventIntake(
-        IntakeDedupe(redis_client, settings.dedupe_ttl_seconds), task_queue
+    app.extensions["chat_transfer.intake"] = EventIntake.for_broker(
+        IntakeDedupe(redis_client, settings.dedupe_ttl_seconds), task_queue, settings.state_redis_url
     )
     app.extensions["chat_transfer.signature"] = SignatureCheck(
         settings.twilio_auth_token.get_secret_value(), settings.public_base_url

@@ -10,7 +10,7 @@ from typing import Any
 
 from webhooks.metrics import ENQUEUE_SECONDS
 from worker.adapters.intake_dedupe import Claim, IntakeDedupe
-from worker.adapters.task_queue import TaskQueue
+from worker.adapters.task_queue import CeleryTaskQueue, TaskQueue
 
 
 class Outcome(StrEnum):
@@ -27,11 +27,23 @@ def body_digest(url: str, fields: dict[str, Any]) -> str:
 
 @dataclass
 class EventIntake:
+    """Queue each event once. With a Redis broker that is the state Redis (`one_step`, the
+    default deployment) the message is pushed and the event marked seen in one Redis script;
+    otherwise (RabbitMQ, another Redis) through claim → Celery → mark, see IntakeDedupe."""
+
     dedupe: IntakeDedupe
     queue: TaskQueue
+    one_step: bool = False
+
+    @classmethod
+    def for_broker(cls, dedupe: IntakeDedupe, queue: TaskQueue, state_redis_url: str) -> EventIntake:
+        one_step = isinstance(queue, CeleryTaskQueue) and queue.is_redis_at(state_redis_url)
+        return cls(dedupe, queue, one_step)
 
     def accept(self, task_name: str, event_id: str | None, payload: dict[str, Any]) -> Outcome:
         """Queue `payload` once per `event_id`; raises ServiceUnavailable when it could not be queued."""
+        if self.one_step and event_id is not None:
+            return self._accept_in_one_step(task_name, event_id, payload)
         if event_id is not None and self.dedupe.claim(event_id) is Claim.DUPLICATE:
             return Outcome.DUPLICATE
         started = time.perf_counter()
@@ -44,6 +56,15 @@ class EventIntake:
         ENQUEUE_SECONDS.observe(time.perf_counter() - started)
         if event_id is not None:
             self.dedupe.mark_queued(event_id)
+        return Outcome.QUEUED
+
+    def _accept_in_one_step(self, task_name: str, event_id: str, payload: dict[str, Any]) -> Outcome:
+        assert isinstance(self.queue, CeleryTaskQueue)
+        started = time.perf_counter()
+        list_key, message = self.queue.redis_message(task_name, payload)
+        if not self.dedupe.queue_once(event_id, list_key, message):
+            return Outcome.DUPLICATE
+        ENQUEUE_SECONDS.observe(time.perf_counter() - started)
         return Outcome.QUEUED
 
     def check_ready(self) -> None:

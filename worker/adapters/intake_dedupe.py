@@ -1,9 +1,12 @@
 """Redis keys that make the receiver act once on an event Twilio delivers more than once.
 
-A delivery first *claims* its key for a short time, is queued, then marks the key *queued*
-for `ttl` seconds. A failed enqueue releases the claim, so Twilio's retry is not dropped; a
-claim that could not be released (Redis went away) makes the retry wait and answer 503 until it
-runs out, never 2xx for an event nobody queued.
+When the broker is this same Redis, `queue_once` pushes the Celery message and sets the key in
+one script: the key exists exactly when the event is queued, in one round trip.
+
+With any other broker, a delivery first *claims* its key for a short time, is queued, then
+marks the key *queued* for `ttl` seconds. A failed enqueue releases the claim, so Twilio's retry
+is not dropped; a claim that could not be released (Redis went away) makes the retry wait and
+answer 503 until it runs out, never 2xx for an event nobody queued.
 """
 
 from __future__ import annotations
@@ -20,6 +23,18 @@ CLAIM_SECONDS = 30
 CLAIM_WAIT_SECONDS = 1.0  # how long a redelivery waits for a concurrent delivery of the same event
 
 
+# KEYS: the event's key, the broker's list. ARGV: seconds to remember the event, the message.
+# Answers 1 when pushed, 0 when queued before, -1 when another path's claim is pending.
+_QUEUE_ONCE = """
+local seen = redis.call('GET', KEYS[1])
+if seen == 'queued' then return 0 end
+if seen then return -1 end
+redis.call('SET', KEYS[1], 'queued', 'EX', ARGV[1])
+redis.call('LPUSH', KEYS[2], ARGV[2])
+return 1
+"""
+
+
 class Claim(StrEnum):
     NEW = "new"
     DUPLICATE = "duplicate"
@@ -30,6 +45,21 @@ class IntakeDedupe:
         self._redis = client
         self._ttl = ttl_seconds
         self._prefix = prefix
+        self._queue_once = client.register_script(_QUEUE_ONCE)
+
+    def queue_once(self, event_id: str, list_key: str, message: str) -> bool:
+        """Push `message` onto `list_key` unless the event was queued before: True when pushed.
+
+        A key "claimed" by the other path (a receiver configured with another broker, during a
+        change of configuration) is treated as `claim` treats it: 503, Twilio retries.
+        """
+        try:
+            pushed = self._queue_once(keys=[self._prefix + event_id, list_key], args=[self._ttl, message])
+        except redis.RedisError as error:
+            raise ServiceUnavailable(f"redis unreachable: {type(error).__name__}") from error
+        if pushed < 0:
+            raise ServiceUnavailable("another delivery of this event is not queued yet")
+        return pushed == 1
 
     def claim(self, event_id: str) -> Claim:
         """NEW: this delivery queues the event. DUPLICATE: an earlier delivery queued it.

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any, Protocol
+from urllib.parse import urlsplit
+from uuid import uuid4
+
+from kombu.serialization import dumps as kombu_dumps
 
 from worker.domain.errors import ServiceUnavailable
 
@@ -13,11 +19,23 @@ TRACK_TASK = "chat_transfer.events.track_task"
 RUN_TRANSFER = "chat_transfer.transfers.run"
 RECONCILE = "chat_transfer.maintenance.reconcile"
 
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
 
 class TaskQueue(Protocol):
     def enqueue(self, task_name: str, payload: dict[str, Any]) -> None: ...
 
     def ping(self) -> None: ...
+
+
+def summary(payload: dict[str, Any]) -> dict[str, str]:
+    """A short `argsrepr` for a webhook event, so Celery does not `saferepr` all of its fields
+    (about a tenth of the receiver's CPU per event) and worker logs name the event, not its data."""
+    fields = payload.get("fields")
+    if not isinstance(fields, dict):
+        return {}
+    name = fields.get("Sid") or fields.get("ConversationSid") or ""
+    return {"argsrepr": f"[{fields.get('EventType', '?')} {name}]", "kwargsrepr": "{}"}
 
 
 class CeleryTaskQueue:
@@ -28,10 +46,13 @@ class CeleryTaskQueue:
 
     def __init__(self, celery_app: Any) -> None:
         self._app = celery_app
+        self._queues: dict[str, str] = {}
 
     def enqueue(self, task_name: str, payload: dict[str, Any]) -> None:
         try:
-            self._app.send_task(task_name, args=[payload], retry=True, retry_policy=self._RETRY_POLICY)
+            self._app.send_task(
+                task_name, args=[payload], retry=True, retry_policy=self._RETRY_POLICY, **summary(payload)
+            )
         except Exception as error:  # kombu raises OperationalError, redis its own ConnectionErrors
             raise ServiceUnavailable(f"broker unreachable: {type(error).__name__}") from error
 
@@ -41,3 +62,48 @@ class CeleryTaskQueue:
                 connection.ensure_connection(max_retries=1, timeout=2)
         except Exception as error:
             raise ServiceUnavailable(f"broker unreachable: {type(error).__name__}") from error
+
+    def is_redis_at(self, redis_url: str) -> bool:
+        """Whether the broker is the Redis database at `redis_url`, with kombu's plain key layout:
+        then a message can be written to its queue's list in the same script as other keys."""
+        broker_url = self._app.conf.broker_url or ""
+        options = self._app.conf.broker_transport_options or {}
+        return (
+            broker_url == redis_url
+            and urlsplit(broker_url).scheme in REDIS_SCHEMES
+            and not options.get("global_keyprefix")
+        )
+
+    def redis_message(self, task_name: str, payload: dict[str, Any]) -> tuple[str, str]:
+        """The list key and the message that `send_task` would push for this task on a Redis broker.
+
+        Celery builds the task message itself (`amqp.create_task_message`, protocol 2) and kombu
+        serializes its body; the envelope around them is kombu's Redis transport format, pinned
+        to what kombu writes by tests/unit/test_task_queue.py. The list is named after the queue
+        the task routes to; priority 0 (the default) is the list with the queue's own name.
+        """
+        queue = self._queues.get(task_name)
+        if queue is None:
+            queue = self._queues[task_name] = self._app.amqp.router.route({}, task_name)["queue"].name
+        reprs = summary(payload)
+        task_id = str(uuid4())
+        headers, properties, body, _sent = self._app.amqp.create_task_message(
+            task_id, task_name, [payload], None, reply_to=self._app.thread_oid, **reprs
+        )
+        content_type, content_encoding, data = kombu_dumps(body, serializer="json")
+        envelope = {
+            "body": base64.b64encode(data.encode() if isinstance(data, str) else data).decode(),
+            "content-encoding": content_encoding,
+            "content-type": content_type,
+            "headers": headers,
+            "properties": {
+                **properties,
+                **reprs,
+                "delivery_mode": 2,
+                "delivery_info": {"exchange": "", "routing_key": queue},
+                "priority": 0,
+                "body_encoding": "base64",
+                "delivery_tag": str(uuid4()),
+            },
+        }
+        return queue, json.dumps(envelope)

@@ -3,13 +3,11 @@
 `python -m bench.hotpath` calls the receiver's Flask app as WSGI (no HTTP, no gunicorn) for a few
 thousand signed events with real Redis and real Celery publishing, and reports CPU per event for:
 
-- `baseline`: as `chat-transfer web` runs with more than one worker (Prometheus multiprocess mode);
-- `argsrepr`: `send_task` given a short `argsrepr`/`kwargsrepr`, so Celery skips `saferepr` of the
-  whole event (proposal 1);
-- `one-client`: Kombu's Redis channel reuses one client instead of building one per publish
-  (proposal 2);
-- `no-mp-metrics`: Prometheus in single-process mode (proposal 3);
-- `all`: the three together.
+- `baseline`: as `chat-transfer web` runs with more than one worker (Prometheus multiprocess mode),
+  with the broker on the state Redis: one script marks the event seen and pushes its message;
+- `claim-path`: the path taken with RabbitMQ or a broker on another Redis (claim, Celery's
+  `send_task`, mark queued);
+- `no-mp-metrics`: Prometheus in single-process mode.
 
 Each variant runs in its own process (Prometheus's mode is fixed at import). Nothing here changes
 the service's code: the variants patch the running benchmark process only, to size the proposals.
@@ -18,7 +16,6 @@ the service's code: the variants patch the running benchmark process only, to si
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import json
 import os
@@ -31,49 +28,18 @@ from urllib.parse import urlencode
 
 from bench.common import REPO, say
 
-VARIANTS = ("baseline", "argsrepr", "one-client", "no-mp-metrics", "all")
+VARIANTS = ("baseline", "claim-path", "no-mp-metrics")
 
 
-def _patch_argsrepr() -> None:
-    from worker.adapters import task_queue
+def _force_claim_path() -> None:
+    """The path a receiver takes with RabbitMQ or a broker on another Redis: claim the event's
+    key, `send_task`, mark it queued (three round trips and Celery's publisher)."""
+    from webhooks import intake
 
-    original = task_queue.CeleryTaskQueue.enqueue
+    def for_broker(cls: Any, dedupe: Any, queue: Any, _state_redis_url: str) -> Any:
+        return cls(dedupe, queue, one_step=False)
 
-    def enqueue(self: Any, task_name: str, payload: dict[str, Any]) -> None:
-        fields = payload.get("fields", {}) if isinstance(payload, dict) else {}
-        summary = f"[{fields.get('EventType', task_name)} {fields.get('Sid', '')}]"
-        try:
-            self._app.send_task(
-                task_name,
-                args=[payload],
-                retry=True,
-                retry_policy=self._RETRY_POLICY,
-                argsrepr=summary,
-                kwargsrepr="{}",
-            )
-        except Exception as error:
-            from worker.domain.errors import ServiceUnavailable
-
-            raise ServiceUnavailable(f"broker unreachable: {type(error).__name__}") from error
-
-    enqueue.original = original  # type: ignore[attr-defined]
-    task_queue.CeleryTaskQueue.enqueue = enqueue  # type: ignore[method-assign]
-
-
-def _patch_one_client() -> None:
-    from kombu.transport import redis as kombu_redis
-
-    @contextlib.contextmanager
-    def conn_or_acquire(self: Any, client: Any = None) -> Any:
-        if client:
-            yield client
-            return
-        cached = self.__dict__.get("_bench_client")
-        if cached is None:
-            cached = self.__dict__["_bench_client"] = self._create_client()
-        yield cached
-
-    kombu_redis.Channel.conn_or_acquire = conn_or_acquire  # type: ignore[method-assign]
+    intake.EventIntake.for_broker = classmethod(for_broker)  # type: ignore[method-assign, assignment]
 
 
 def measure(variant: str, count: int) -> dict[str, Any]:
@@ -85,12 +51,10 @@ def measure(variant: str, count: int) -> dict[str, Any]:
 
     with EmbeddedRedis() as server:
         os.environ.update(service_env(server.url))
-        if variant not in ("no-mp-metrics", "all"):
+        if variant != "no-mp-metrics":
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cft-bench-metrics-")
-        if variant in ("argsrepr", "all"):
-            _patch_argsrepr()
-        if variant in ("one-client", "all"):
-            _patch_one_client()
+        if variant == "claim-path":
+            _force_claim_path()
         from webhooks.app import create_app
 
         app = create_app()
@@ -142,26 +106,43 @@ def measure(variant: str, count: int) -> dict[str, Any]:
 
 
 def component_costs() -> dict[str, float]:
-    """Deterministic sizes of what the variants remove, each measured alone (best of five):
-    Celery's `saferepr` of one event's arguments (`argsrepr`), and building the `redis.Redis`
-    client Kombu makes for every publish (`one-client`)."""
+    """Deterministic sizes (best of five, wall time on an embedded redis-server) of the pieces of
+    the two intake paths: building the Celery message, the one-step script, Celery's `send_task`
+    (the claim path's publish, with the short `argsrepr`), one plain Redis round trip, and the
+    `saferepr` of one event that the short `argsrepr` saves."""
     import timeit
 
     import redis
     from celery.utils.saferepr import saferepr
 
+    from bench.common import service_env
     from bench.intake import event_fields
+    from worker.adapters.intake_dedupe import IntakeDedupe
+    from worker.adapters.task_queue import TASKROUTER_EVENT, CeleryTaskQueue, summary
+    from worker.embedded_redis import EmbeddedRedis
 
-    args = [{"fields": event_fields(1, 1), "received_at": 1.0}]
-    pool = redis.ConnectionPool(host="127.0.0.1", port=6379)
+    payload = {"fields": event_fields(1, 1), "received_at": 1.0}
 
     def best_ms(call: Any) -> float:
         return min(timeit.repeat(call, number=2000, repeat=5)) / 2000 * 1000
 
-    return {
-        "saferepr_of_event_ms": best_ms(lambda: saferepr(args, 1024)),
-        "redis_client_per_publish_ms": best_ms(lambda: redis.Redis(connection_pool=pool)),
-    }
+    with EmbeddedRedis() as server:
+        os.environ.update(service_env(server.url))
+        from worker.celery_app import app
+
+        queue = CeleryTaskQueue(app)
+        client = redis.Redis.from_url(server.url)
+        dedupe = IntakeDedupe(client, 3600)
+        list_key, message = queue.redis_message(TASKROUTER_EVENT, payload)
+        reprs = summary(payload)
+        counter = iter(range(10**9))
+        return {
+            "message_build_ms": best_ms(lambda: queue.redis_message(TASKROUTER_EVENT, payload)),
+            "one_step_script_ms": best_ms(lambda: dedupe.queue_once(f"e{next(counter)}", list_key, message)),
+            "send_task_ms": best_ms(lambda: app.send_task(TASKROUTER_EVENT, args=[payload], **reprs)),
+            "redis_round_trip_ms": best_ms(client.ping),
+            "saferepr_of_event_ms": best_ms(lambda: saferepr([payload], 1024)),
+        }
 
 
 def run(quick: bool) -> dict[str, Any]:

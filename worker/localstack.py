@@ -228,10 +228,15 @@ class LocalStack:
     # ---- reading what the service tracks ---------------------------------------------------
 
     def tracked(self, conversation_sid: str) -> dict[str, Any]:
+        """The chat's state with every field (the stored form leaves out those equal to their
+        defaults); {} for a chat never tracked."""
         import json
+        from dataclasses import asdict
+
+        from worker.domain.model import ConversationState
 
         raw = self.redis.get(f"cft:conv:{conversation_sid}")
-        return json.loads(raw) if raw else {}
+        return asdict(ConversationState.from_dict(json.loads(raw))) if raw else {}
 
     def notices(self, conversation_sid: str) -> list[dict[str, Any]]:
         import json

@@ -7,6 +7,7 @@ import json
 import os
 import socket
 from collections.abc import Iterator
+from dataclasses import asdict
 
 import pytest
 import redis
@@ -15,6 +16,7 @@ import requests
 from tests.support.processes import ServiceProcess, start_web, start_worker, wait_for
 from tests.support.settings import ACCOUNT_SID, AUTH_TOKEN, WORKFLOW_SID, WORKSPACE_SID, sid
 from tests.support.signing import twilio_signature
+from worker.domain.model import ConversationState
 from worker.embedded_redis import EmbeddedRedis, free_port
 
 pytestmark = pytest.mark.e2e
@@ -74,7 +76,7 @@ def task_created(n: int, conversation: str) -> dict[str, str]:
 
 def tracked(client: redis.Redis, conversation: str) -> dict:
     raw = client.get(f"cft:conv:{conversation}")
-    return json.loads(raw) if raw else {}
+    return asdict(ConversationState.from_dict(json.loads(raw))) if raw else {}
 
 
 def test_signed_events_reach_the_worker_and_change_tracked_state(stack):

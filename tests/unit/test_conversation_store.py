@@ -6,6 +6,7 @@ The concurrency proof runs against a real Redis server: tests/integration/test_s
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import fakeredis
 import pytest
@@ -82,6 +83,44 @@ def test_the_stored_state_round_trips_everything(store: ConversationStore) -> No
     assert loaded.interaction == [sid("KD", 1), sid("UO", 1)]
     assert loaded.lease is not None and loaded.lease.owner == "w1"
     assert loaded.outbox[0].attempts == 1
+
+
+def test_the_stored_state_leaves_out_its_defaults(
+    store: ConversationStore, client: fakeredis.FakeRedis
+) -> None:
+    _, state = store.transition(CH, lambda s: s.track(TASK_A))
+    raw = client.get(store.key(CH))
+    assert raw is not None
+    assert json.loads(raw) == {
+        "sid": CH,
+        "tasks": {TASK_A: {}},  # in flight, unassigned: every field its default
+        "outbox": [{"id": "1:mirror", "kind": "mirror"}],
+        "seq": 1,
+    }
+    assert b" " not in raw and b"null" not in raw
+    assert store.load(CH) == state
+
+
+def test_a_state_stored_in_the_older_full_format_is_read_and_rewritten_compact(
+    store: ConversationStore, client: fakeredis.FakeRedis
+) -> None:
+    """A chat already in Redis when the service is upgraded was written with every field."""
+    _, state = store.transition(
+        CH, lambda s: (s.track(TASK_A), s.accepted("alice", sid("WK", 1), "Alice", TASK_A))
+    )
+    assert state is not None
+    full = json.dumps(asdict(state), separators=(",", ":"))
+    client.set(store.key(CH), full)  # as the version before wrote it
+    assert "customer_left" in full and store.load(CH) == state
+    # A transition that changes nothing still rewrites it, in the compact form.
+    result, again = store.transition(CH, lambda s: s.track(TASK_A))
+    assert result is False and again == state
+    assert json.loads(client.get(store.key(CH)) or "") == state.to_dict()
+    client.set(store.key(CH), full)
+    result, after = store.transition(CH, lambda s: s.close(TASK_A, CloseReason.COMPLETED))
+    assert result is True and after is not None and after.ended == "ending"
+    assert json.loads(client.get(store.key(CH)) or "") == after.to_dict()
+    assert store.load(CH) == after
 
 
 def test_create_false_never_creates_a_chat(store: ConversationStore, client: fakeredis.FakeRedis) -> None:

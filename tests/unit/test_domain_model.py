@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import asdict
 
 import pytest
 
@@ -874,6 +875,60 @@ def test_a_restored_state_goes_on_where_it_stopped() -> None:
     again.close(TASK_A, CloseReason.COMPLETED)
     end_now(again)
     assert again.confirm_end([]) is False
+
+
+def test_the_stored_form_leaves_out_every_field_equal_to_its_default() -> None:
+    state = chat(TASK_A, TASK_B)
+    state.accepted(*ALICE, TASK_A)
+    state.offered(*BOB, TASK_B)
+    for item in notice_items(state):
+        state.finish("w1", item.id)
+    data = state.to_dict()
+    assert data["tasks"] == {TASK_A: {"assigned": True}, TASK_B: {}}  # in flight, no reason, no transfer
+    assert data["members"][1] == {"identity": "bob", "worker_sid": BOB[1], "name": "Bob", "task_sid": TASK_B}
+    left_out = {
+        "holds",
+        "ended",
+        "end_reason",
+        "customer_left",
+        "interaction",
+        "language",
+        "lease",
+        "failures",
+    }
+    assert not left_out & set(data)
+    assert data["outbox"] == [{"id": "1:mirror", "kind": "mirror"}]  # no data, no attempts
+    text = json.dumps(data)
+    assert "null" not in text and "false" not in text and '"attempts": 0' not in text
+    assert ConversationState.from_dict(json.loads(text)) == state
+
+
+def test_the_stored_form_keeps_what_differs_from_a_default_whole() -> None:
+    state = rich_state()
+    data = state.to_dict()
+    assert data["tasks"][TASK_A] == {"status": CLOSED, "reason": "wrapup", "assigned": True}
+    assert data["holds"]["TR1"] == {
+        "kind": "transfer",
+        "opened_at": 12.5,
+        "state": "created",
+        "task_sid": TASK_B,
+    }
+    assert data["lease"] == {"owner": "w1", "until": 90.0}
+    assert data["failures"] == state.failures and data["failures"][0] == {"hold": "TR2", "reason": "refused"}
+    # An outbox item's data is the effect's payload: copied as it is, never trimmed.
+    state.outbox[0].data["empty"] = None
+    assert state.to_dict()["outbox"][0]["data"]["empty"] is None
+    assert state.to_dict()["outbox"][0]["data"] is not state.outbox[0].data
+
+
+def test_a_state_stored_in_the_older_full_format_reads_the_same() -> None:
+    """States written before the compact form (every field, nulls and all) are still read."""
+    for state in (rich_state(), chat(TASK_A), ConversationState(sid=CH)):
+        full = json.loads(json.dumps(asdict(state)))
+        assert "customer_left" in full and "seq" in full
+        again = ConversationState.from_dict(full)
+        assert again == state
+        assert again.to_dict() == state.to_dict()
 
 
 def test_from_dict_accepts_a_minimal_state() -> None:

@@ -11,8 +11,9 @@ says "in flight" for every existing task whose close event has not been applied 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -236,6 +237,10 @@ class Simulation:
                 assert task not in self.ever_closed, f"{task} reopened"
         assert (self.state.ended == "ended") == (self.ends == 1)
         assert len(set(self.state.notices)) == len(self.state.notices)
+        # Every state reached reads back the same from its stored (compact) form, and from the
+        # older form that names every field.
+        for stored in (self.state.to_dict(), asdict(self.state)):
+            assert ConversationState.from_dict(json.loads(json.dumps(stored))) == self.state
 
     # ---- the drainer ---------------------------------------------------------------------------
 

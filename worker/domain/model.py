@@ -18,9 +18,11 @@ The rules (CONTRACT §6):
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from worker.domain.compact import without_defaults
 
 INFLIGHT = "inflight"
 CLOSED = "closed"
@@ -455,10 +457,13 @@ class ConversationState:
     # ---- serialization -----------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The stored form: fields equal to their defaults (an in-flight task's status, a member
+        still offered, no lease, no failures…) are left out; `from_dict` restores them."""
+        return without_defaults(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ConversationState:
+        """Reads the stored form, and the older one that names every field."""
         data = dict(data)
         data["tasks"] = {
             sid: TrackedTask(

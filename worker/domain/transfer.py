@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
+from worker.domain.compact import without_defaults
 from worker.domain.errors import InvalidInput
 
 _SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
@@ -105,25 +106,43 @@ class TransferRecord:
     def target_type(self) -> str:
         return "worker" if self.target_sid.startswith("WK") else "queue"
 
+    @property
+    def settled(self) -> bool:
+        """Created or failed: the orchestration will not run again, only GET /transfers reads it."""
+        return self.status != TransferStatus.PENDING
+
     def public(self) -> dict[str, Any]:
-        return {
-            "transferId": self.id,
-            "status": self.status,
-            "taskSid": self.task_sid,
-            "targetSid": self.target_sid,
-            "mode": self.mode,
-            "transferTaskSid": self.transfer_task_sid,
-            "conversationSid": self.conversation_sid,
-            "strategy": self.strategy,
-            "reason": self.reason,
-        }
+        """What GET /transfers/<id> answers."""
+        return {name: getattr(self, attribute) for name, attribute in PUBLIC_FIELDS.items()}
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        """The stored form: fields equal to their defaults are left out and, once the transfer has
+        settled, so is everything only the orchestration reads (who asked and when, the routing
+        options, the target's name, the steps done, the attempts): what is left is `public()`."""
+        data: dict[str, Any] = without_defaults(self)
+        if self.settled:
+            data = {name: value for name, value in data.items() if name in PUBLIC_FIELDS.values()}
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> TransferRecord:
-        return cls(**json.loads(text))
+        """Reads every stored form: the older one naming every field, and the compact one (a
+        settled record's requester and creation time read back empty)."""
+        return cls(**{"requested_by": "", "created_at": 0.0, **json.loads(text)})
+
+
+# GET /transfers/<id>'s names for the record's fields, all a settled record keeps.
+PUBLIC_FIELDS = {
+    "transferId": "id",
+    "status": "status",
+    "taskSid": "task_sid",
+    "targetSid": "target_sid",
+    "mode": "mode",
+    "transferTaskSid": "transfer_task_sid",
+    "conversationSid": "conversation_sid",
+    "strategy": "strategy",
+    "reason": "reason",
+}
 
 
 def transfer_task_attributes(

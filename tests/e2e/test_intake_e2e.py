@@ -107,10 +107,15 @@ def test_the_same_event_three_times_is_processed_once(stack):
         assert post_signed(base, "/webhooks/taskrouter", event).status_code == 204
     sentinel = {**task_created(3, sid("CH", 3)), "EventType": "worker.activity.update"}
     assert post_signed(base, "/webhooks/taskrouter", sentinel).status_code == 204
+    wait_for(lambda: client.hget("cft:stats:events", "task.updated") == "1", what="the event handled")
+    # Every delivery was queued before the sentinel; once it is handled and nothing is left on the
+    # broker or in a worker's hands (kombu's `unacked` hash), a duplicate would have been counted.
     wait_for(
-        lambda: client.hget("cft:stats:events", "worker.activity.update") == "1", what="sentinel handled"
+        lambda: client.hget("cft:stats:events", "worker.activity.update") == "1"
+        and client.llen("events") == 0
+        and client.hlen("unacked") == 0,
+        what="sentinel handled and the broker drained",
     )
-    wait_for(lambda: client.llen("events") == 0, what="events queue drained")
     assert client.hget("cft:stats:events", "task.updated") == "1"
 
 

@@ -87,7 +87,7 @@ def _app_share(root: Any) -> dict[str, float]:
     """Shares of the worker's busy time (time outside the idle wait for a connection)."""
     idle = sum(total_time(root, name) for name in ("select", "wait", "sleep"))
     busy = (root.time if root else 0.0) - idle
-    names = ("wsgi_app", "receive_signed_event", "send_task", "is_valid", "claim", "mark_queued", "form")
+    names = ("wsgi_app", "receive_signed_event", "is_valid", "form", "redis_message", "queue_once")
     shares = {name: total_time(root, name) / busy if busy else 0.0 for name in names}
     shares["busy_seconds"] = busy
     return shares

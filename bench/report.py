@@ -559,9 +559,9 @@ def _scale_section(details: dict[str, Any]) -> list[str]:
         "transitions, each in the state of a warm transfer under way: two tasks in flight, two agents "
         "joined, three notices queued and then drained (outbox empty), plus the transfer's record. "
         f"Writing them took {scale['write_seconds']:.1f} s. The state's JSON is "
-        f"{scale['state_json_bytes']:,} bytes; leaving out its null, empty, false and zero fields (which "
-        f"`from_dict` would restore as defaults) would make it "
-        f"{scale.get('state_json_bytes_without_defaults', 0):,}.",
+        f"{scale['state_json_bytes']:,} bytes (fields equal to their defaults are left out and "
+        "restored by `from_dict`); a settled transfer record keeps only what `GET /transfers/<id>` "
+        "answers, for a day.",
         "",
         _md_table(
             ["what", "bytes per chat"],
@@ -614,9 +614,9 @@ def _profile_section(details: dict[str, Any]) -> list[str]:
             "",
             f"Named costs, as shares of the worker's busy time: the signature check "
             f"{_pct(shares['is_valid'])} (of which parsing the form, which any endpoint pays, "
-            f"{_pct(shares['form'])}); the dedupe claim (one Redis round trip) {_pct(shares['claim'])}; "
-            f"`Celery.send_task` {_pct(shares['send_task'])}; marking the event queued "
-            f"{_pct(shares['mark_queued'])}.",
+            f"{_pct(shares['form'])}); building the Celery message "
+            f"{_pct(shares.get('redis_message', 0.0))}; the one Redis script that marks the event seen "
+            f"and queues it {_pct(shares.get('queue_once', 0.0))}.",
             "",
         ]  # fmt: skip
     transfer = profiles.get("transfer")
@@ -654,16 +654,19 @@ def _profile_section(details: dict[str, Any]) -> list[str]:
             )
         parts = hot_result.get("components", {})
         out += [
-            "**Candidate fixes, sized** (`python -m bench.hotpath`): the receiver's app called as WSGI "
-            "in-process (no HTTP, no gunicorn), real Redis and Celery publishing, CPU per event; each "
-            "variant patches only the benchmark's own process (no service code is changed), "
-            f"{hot_result.get('rounds', 1)} interleaved round(s). On this shared machine the same "
-            "variant varies by ±20 % from run to run (lowest and highest below), more than the "
-            "fixes themselves, so the table bounds them and the deterministic sizes decide: "
-            f"Celery's `saferepr` of one event's arguments costs "
-            f"**{parts.get('saferepr_of_event_ms', math.nan):.2f} ms** and the `redis.Redis` client "
-            f"Kombu builds per publish **{parts.get('redis_client_per_publish_ms', math.nan):.2f} ms** "
-            "(each measured alone, best of five), against about 2.5 ms of CPU per event in all.",
+            "**The two intake paths, sized** (`python -m bench.hotpath`): the receiver's app called as "
+            "WSGI in-process (no HTTP, no gunicorn), real Redis, CPU per event, "
+            f"{hot_result.get('rounds', 1)} interleaved round(s), lowest and highest of each. "
+            "`baseline` is the default deployment (the broker is the state Redis: one script marks "
+            "the event seen and pushes its message); `claim-path` is what a receiver does with "
+            "RabbitMQ or a broker on another Redis (claim the key, Celery's `send_task`, mark it "
+            "queued). Measured alone (best of five, wall time): building the message "
+            f"**{parts.get('message_build_ms', math.nan):.2f} ms**, the one-step script "
+            f"**{parts.get('one_step_script_ms', math.nan):.2f} ms**, against `send_task` "
+            f"**{parts.get('send_task_ms', math.nan):.2f} ms** plus two more round trips of "
+            f"**{parts.get('redis_round_trip_ms', math.nan):.2f} ms** each on the claim path; the "
+            f"short `argsrepr` both paths now pass saves Celery's `saferepr` of the event "
+            f"(**{parts.get('saferepr_of_event_ms', math.nan):.2f} ms**).",
             "",
             _md_table(["variant", "lowest CPU ms/event", "highest", "vs baseline", "all 204 + queued"], rows),
             "",

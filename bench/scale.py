@@ -39,7 +39,6 @@ class ScaleResult:
     bytes_per_chat_info: float = 0.0
     bytes_per_chat_keys: dict[str, int] = field(default_factory=dict)
     state_json_bytes: int = 0
-    state_json_bytes_without_defaults: int = 0  # the same state with null/empty/false fields left out
     dedupe_key_bytes: int = 0
     write_seconds: float = 0.0
     full_pass: dict[str, float] = field(default_factory=dict)  # one pass, the default budget
@@ -80,15 +79,6 @@ def transfer_record(n: int, task_a: str, task_b: str, conversation: str) -> Tran
     record.status = TransferStatus.CREATED
     record.attempts = 1
     return record
-
-
-def _without_defaults(value: object) -> object:
-    """What a serializer that leaves out null, empty and false fields would store (proposal)."""
-    if isinstance(value, dict):
-        return {k: _without_defaults(v) for k, v in value.items() if v not in (None, [], {}, False, 0, "")}
-    if isinstance(value, list):
-        return [_without_defaults(v) for v in value]
-    return value
 
 
 def used_memory(client: redis.Redis) -> int:
@@ -146,9 +136,6 @@ def run(quick: bool, chats: int | None = None) -> ScaleResult:
         result.bytes_per_chat_keys = usage
         raw = client.get(store.key(sample)) or b"{}"
         result.state_json_bytes = len(raw)
-        result.state_json_bytes_without_defaults = len(
-            json.dumps(_without_defaults(json.loads(raw)), separators=(",", ":"))
-        )
         client.set("cft:seen:taskrouter:EV" + "0" * 32, "queued", ex=86400)
         result.dedupe_key_bytes = client.memory_usage("cft:seen:taskrouter:EV" + "0" * 32) or 0
         say(

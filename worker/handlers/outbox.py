@@ -3,11 +3,15 @@
 One drainer at a time per chat (a lease in the chat's state); items in the order they were
 queued; each item idempotent on retry: a notice whose post may have gone out is looked up by
 its `noticeKey` before it is posted again; the end is confirmed once and then only finished.
+
+An item's attempt is counted before it is performed, in the transition that takes the lease
+(for the first item) or finishes the item before it: one transition per item, not two.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from worker.adapters.http_client import TwilioTransient
@@ -22,18 +26,39 @@ LEASE_SECONDS = 60.0
 CANCEL_REASON = "The customer left the chat"
 
 
-def drain(deps: Deps, conversation_sid: str) -> None:
-    """Perform every queued effect of the chat; raises TwilioTransient to be retried later."""
+def drain(deps: Deps, conversation_sid: str, after: ConversationState | None = None) -> None:
+    """Perform every queued effect of the chat; raises TwilioTransient to be retried later.
+
+    `after` is the chat as the caller's transition just stored it: with nothing queued there,
+    there is nothing to drain (whoever queues an item drains it, or finds a drainer at work)."""
+    if after is not None and not after.outbox:
+        return
     store = deps.store
+
+    def lease(state: ConversationState) -> list[OutboxItem] | None:
+        taken = state.acquire_lease(deps.owner, deps.clock(), LEASE_SECONDS)
+        if not taken:
+            return None
+        items = [replace(item) for item in taken]  # as they are: `attempts` before this one
+        state.record_attempt(items[0].id)
+        return items
+
+    def finish(
+        state: ConversationState, item: OutboxItem, following: OutboxItem | None, failure: str | None
+    ) -> None:
+        state.finish(deps.owner, item.id, failure=failure)
+        if following is not None:
+            state.record_attempt(following.id)
+
     while True:
-        items, state = store.transition(
-            conversation_sid, lambda s: s.acquire_lease(deps.owner, deps.clock(), LEASE_SECONDS), create=False
-        )
+        items, state = store.transition(conversation_sid, lease, create=False)
         if not items or state is None:
             return
-        for item in items:
+        for n, item in enumerate(items):
+            following = items[n + 1] if n + 1 < len(items) else None
+            failure = None
             try:
-                _perform(deps, state, item, later=items[items.index(item) + 1 :])
+                _perform(deps, state, item, later=items[n + 1 :])
             except TwilioTransient:
                 store.transition(conversation_sid, lambda s: s.release_lease(deps.owner), create=False)
                 raise
@@ -42,21 +67,20 @@ def drain(deps: Deps, conversation_sid: str) -> None:
                     "outbox item failed",
                     extra={"conversation_sid": conversation_sid, "item": item.id, "error": str(error)},
                 )
-                store.transition(
-                    conversation_sid,
-                    lambda s, i=item, e=error: s.finish(deps.owner, i.id, failure=str(e)),
-                    create=False,
-                )
-            else:
-                store.transition(conversation_sid, lambda s, i=item: s.finish(deps.owner, i.id), create=False)
+                failure = str(error)
+            _, left = store.transition(
+                conversation_sid,
+                lambda s, i=item, f=following, e=failure: finish(s, i, f, e),
+                create=False,
+            )
+        if left is None or not left.outbox:
+            return  # nothing was queued meanwhile
 
 
 def _perform(deps: Deps, state: ConversationState, item: OutboxItem, later: list[OutboxItem]) -> None:
     kind = OutboxKind(item.kind)
     if kind is OutboxKind.NOTICE:
-        _post_notice(
-            deps, state, item.id.split(":", 1)[1], item.data, retry=item.attempts > 0, item_id=item.id
-        )
+        _post_notice(deps, state, item.id.split(":", 1)[1], item.data, retry=item.attempts > 0)
     elif kind is OutboxKind.MIRROR:
         if not deps.settings.mirror_associated_tasks or any(other.kind == OutboxKind.END for other in later):
             return  # off, or the end writes the attributes with the close, in one call
@@ -71,16 +95,11 @@ def _perform(deps: Deps, state: ConversationState, item: OutboxItem, later: list
         requeue(deps, state.sid, item)
 
 
-def _mark_attempt(deps: Deps, conversation_sid: str, item_id: str) -> None:
-    deps.store.transition(conversation_sid, lambda s: s.record_attempt(item_id), create=False)
-
-
 def _post_notice(
-    deps: Deps, state: ConversationState, key: str, data: dict[str, Any], *, retry: bool, item_id: str
+    deps: Deps, state: ConversationState, key: str, data: dict[str, Any], *, retry: bool
 ) -> None:
     if retry and key in deps.gateway.notice_keys_posted(state.sid):
         return
-    _mark_attempt(deps, state.sid, item_id)
     params = {k: v for k, v in data.items() if k != "type"}
     kind = data["type"]
     deps.gateway.post_message(
@@ -135,7 +154,6 @@ def _end(deps: Deps, state: ConversationState, item: OutboxItem) -> None:
             "chat-ended",
             {"type": str(NoticeType.CHAT_ENDED)},
             retry=item.attempts > 0,
-            item_id=item.id,
         )
     if not deps.settings.mirror_associated_tasks:
         if state.interaction:

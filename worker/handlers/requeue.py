@@ -21,7 +21,6 @@ TRANSFER_ATTRIBUTES = (
 def requeue(deps: Deps, conversation_sid: str, item: OutboxItem) -> None:
     hold_id = item.data["hold"]
     original = deps.gateway.fetch_task(item.data["from_task"])
-    deps.store.transition(conversation_sid, lambda s: s.record_attempt(item.id), create=False)
     attributes = {k: v for k, v in original.attributes.items() if k not in TRANSFER_ATTRIBUTES}
     task_sid = create_task_once(
         deps.gateway,

@@ -120,7 +120,7 @@ def _apply_in_context(
             "changed": bool(changed),
         },
     )
-    drain(deps, conversation_sid)
+    drain(deps, conversation_sid, after=state)
     return "applied" if changed else "no change"
 
 

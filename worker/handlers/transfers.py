@@ -9,6 +9,14 @@ crash at any point creates no second task, invite or notice:
   track     the new task tracked on the chat, the hold released, `transfer-started` queued;
   original  `chatTransferData` on the original task, with If-Match (re-read on 412);
   cold      a cold transfer takes the first agent out (wrap-up, or closes their participant).
+
+The record is written three times per transfer, not once per step: after `hold` (a retry must
+not check the original task's status again once a transfer task may exist), after `create`
+(with `target`: the transfer task's sid), and at the end (with `track`, `original` and `cold`).
+A step done but not yet written is done again by a retry, which each of them allows: the name
+is cached, the transition is idempotent (a task tracked once, a hold released once, a notice
+queued once per key), `chatTransferData` is skipped when the task already has it, and moving
+the first agent out again is refused by Twilio and logged.
 """
 
 from __future__ import annotations
@@ -67,8 +75,10 @@ def _run_transfer(transfer_id: str, deps: Deps) -> str:
     record = deps.transfers.load(transfer_id)
     if record is None or record.status != TransferStatus.PENDING:
         return "nothing to do"
-    _, record = deps.transfers.update(transfer_id, lambda r: setattr(r, "attempts", r.attempts + 1))
-    assert record is not None
+    # This run is an attempt; it is written with the run's first step. Only a run that wrote
+    # `hold` (or found it written) goes on to create a task, so a run that finds an attempt
+    # already counted may follow one that created the task: it looks for the task first.
+    record.attempts += 1
     try:
         with log_context(task_sid=record.task_sid, conversation_sid=record.conversation_sid):
             _orchestrate(deps, record, retry=record.attempts > 1)
@@ -86,8 +96,9 @@ def _fail(deps: Deps, record: TransferRecord, reason: str) -> None:
     log.warning(
         "transfer failed", extra={"transfer_id": record.id, "task_sid": record.task_sid, "reason": reason}
     )
+    state = None
     if record.conversation_sid:
-        deps.store.transition(
+        _, state = deps.store.transition(
             record.conversation_sid, lambda s: s.hold_failed(record.id, reason), create=False
         )
 
@@ -95,16 +106,19 @@ def _fail(deps: Deps, record: TransferRecord, reason: str) -> None:
         r.status, r.reason = TransferStatus.FAILED, reason
 
     deps.transfers.update(record.id, mark)
-    if record.conversation_sid:
-        drain(deps, record.conversation_sid)
+    if state is not None:
+        drain(deps, state.sid, after=state)
 
 
-def _step_done(deps: Deps, record: TransferRecord, step: str, **values: Any) -> None:
+def _steps_done(deps: Deps, record: TransferRecord, *steps: str, **values: Any) -> None:
+    """Write the steps done (and the values they found) with this run's attempt, in one update."""
+    attempts = record.attempts
+
     def mark(r: TransferRecord) -> None:
         for name, value in values.items():
             setattr(r, name, value)
-        if step not in r.steps:
-            r.steps.append(step)
+        r.attempts = max(r.attempts, attempts)
+        r.steps.extend(step for step in steps if step not in r.steps)
 
     deps.transfers.update(record.id, mark)
     mark(record)
@@ -128,47 +142,52 @@ def _orchestrate(deps: Deps, record: TransferRecord, *, retry: bool) -> None:
                 f"the task is {original.assignment_status}; only an assigned task can be transferred"
             )
         _open_hold(deps, record, original)
-        _step_done(deps, record, "hold", conversation_sid=conversation_sid)
+        _steps_done(deps, record, "hold", conversation_sid=conversation_sid)
     _checkpoint(deps, record, "hold")
 
-    if "target" not in record.steps:
-        target_name = _target_name(deps, record.target_sid)
-        strategy = _strategy(deps, original)
-        _step_done(deps, record, "target", target_name=target_name, strategy=strategy)
+    if "target" not in record.steps:  # written with `create`
+        record.target_name = _target_name(deps, record.target_sid)
+        record.strategy = _strategy(deps, original)
     _checkpoint(deps, record, "target")
 
     if "create" not in record.steps:
         task_sid = _create(deps, record, original, retry=retry)
-        _step_done(deps, record, "create", transfer_task_sid=task_sid)
+        _steps_done(
+            deps,
+            record,
+            "target",
+            "create",
+            target_name=record.target_name,
+            strategy=record.strategy,
+            transfer_task_sid=task_sid,
+        )
     _checkpoint(deps, record, "create")
 
-    if "track" not in record.steps:
+    if "track" not in record.steps:  # written at the end
         info = TransferInfo(record.id, record.mode, record.task_sid, record.target_name or "")
         task_sid = record.transfer_task_sid or ""
         policy = Unanswered(deps.settings.unanswered_transfer_action.value)
         now = deps.clock()
-        deps.store.transition(
+        _, state = deps.store.transition(
             conversation_sid,
             lambda s: s.hold_created(record.id, task_sid, transfer=info, policy=policy, now=now),
         )
-        _step_done(deps, record, "track")
-        drain(deps, conversation_sid)
+        drain(deps, conversation_sid, after=state)
     _checkpoint(deps, record, "track")
 
     # The transfer task exists and is announced: from here a refusal is a warning, not a failure.
-    if "original" not in record.steps:
+    if "original" not in record.steps:  # written at the end
         try:
             _write_chat_transfer_data(deps, record, original)
         except TwilioRejected as error:
             log.warning("chatTransferData not written", extra={"transfer_id": record.id, "error": str(error)})
-        _step_done(deps, record, "original")
     _checkpoint(deps, record, "original")
 
-    if record.mode == "COLD" and "cold" not in record.steps:
+    if record.mode == "COLD" and "cold" not in record.steps:  # written at the end
         _take_first_agent_out(deps, record, original)
-        _step_done(deps, record, "cold")
 
-    _step_done(deps, record, "done", status=TransferStatus.CREATED)
+    last = ("track", "original", "cold", "done") if record.mode == "COLD" else ("track", "original", "done")
+    _steps_done(deps, record, *last, status=TransferStatus.CREATED)
     log.info(
         "transfer created",
         extra={
@@ -305,7 +324,7 @@ def _create_by_invite(
         if record.timeout is not None:
             properties["timeout"] = record.timeout
         deps.gateway.create_invite(*interaction, {"properties": properties})
-        _step_done(deps, record, "invite")
+        _steps_done(deps, record, "invite")
     found = deps.gateway.tasks_marked("transferId", record.id)
     if not found:
         raise InviteTaskNotYetVisible(record.id)

@@ -170,6 +170,7 @@ class _Parser:
         raise ExpressionError(f"unexpected {tok.value!r} in {self.text!r}")
 
 
+@lru_cache(maxsize=1024)
 def _split_key(raw: str) -> tuple:
     parts: list = []
     for piece in re.findall(r"[A-Za-z_][A-Za-z0-9_]*|\[\d+\]", raw):

@@ -106,7 +106,7 @@ class Worker:
 
     @property
     def attrs(self) -> dict:
-        return json.loads(self.attributes)
+        return parsed_attributes(self)
 
 
 @dataclass
@@ -204,7 +204,7 @@ class Task:
 
     @property
     def attrs(self) -> dict:
-        return json.loads(self.attributes)
+        return parsed_attributes(self)
 
 
 @dataclass
@@ -239,6 +239,24 @@ class Workspace:
     tasks: dict[str, Task] = field(default_factory=dict)
     reservations: dict[str, Reservation] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
+
+
+def parsed_attributes(holder: Worker | Task) -> dict:
+    """A worker's or task's attributes, parsed once per value of `attributes` (routing reads them
+    for every pending task, worker and queue on every pass): read them, never change them."""
+    cached = holder.__dict__.get("_parsed")
+    if cached is None or cached[0] is not holder.attributes:
+        cached = holder.__dict__["_parsed"] = (holder.attributes, json.loads(holder.attributes))
+    return cached[1]
+
+
+@dataclass
+class Load:
+    """What each worker's channels carry (live tasks and pending reservations) and who is busy,
+    counted in one pass over the workspace rather than once per candidate."""
+
+    used: dict[tuple[str, str], int]  # (worker, channel) -> tasks and pending reservations
+    busy: set[str]  # workers with an assigned or wrapping task or a pending reservation
 
 
 def parse_workflow_config(ws: Workspace, text: str) -> WorkflowConfig:
@@ -601,8 +619,12 @@ class TaskRouter:
                 return wc
         raise not_found(f"WorkerChannel {sid_or_name} not found")
 
+    def _live(self) -> tuple[str, ...]:
+        """The task statuses that take a worker's capacity."""
+        return ("assigned",) if self.release_capacity_on_wrapup else ("assigned", "wrapping")
+
     def assigned_count(self, ws: Workspace, worker: Worker, channel_sid: str) -> int:
-        live = ("assigned",) if self.release_capacity_on_wrapup else ("assigned", "wrapping")
+        live = self._live()
         return sum(
             1
             for t in ws.tasks.values()
@@ -611,21 +633,27 @@ class TaskRouter:
             and t.assignment_status in live
         )
 
-    def _pending_count(self, ws: Workspace, worker: Worker, channel_sid: str) -> int:
-        return sum(
-            1
-            for r in ws.reservations.values()
-            if r.worker_sid == worker.sid
-            and r.status == "pending"
-            and ws.tasks.get(r.task_sid)
-            and ws.tasks[r.task_sid].task_channel_sid == channel_sid
-        )
-
-    def _busy(self, ws: Workspace, worker: Worker) -> bool:
-        return any(
-            t.worker_sid == worker.sid and t.assignment_status in ("assigned", "wrapping")
-            for t in ws.tasks.values()
-        ) or any(r.worker_sid == worker.sid and r.status == "pending" for r in ws.reservations.values())
+    def load(self, ws: Workspace) -> Load:
+        live = self._live()
+        used: dict[tuple[str, str], int] = {}
+        busy: set[str] = set()
+        for t in ws.tasks.values():
+            if t.worker_sid is None:
+                continue
+            if t.assignment_status in live:
+                key = (t.worker_sid, t.task_channel_sid)
+                used[key] = used.get(key, 0) + 1
+            if t.assignment_status in ("assigned", "wrapping"):
+                busy.add(t.worker_sid)
+        for r in ws.reservations.values():
+            if r.status != "pending":
+                continue
+            busy.add(r.worker_sid)
+            task = ws.tasks.get(r.task_sid)
+            if task:
+                key = (r.worker_sid, task.task_channel_sid)
+                used[key] = used.get(key, 0) + 1
+        return Load(used, busy)
 
     # ---------------------------------------------------------------- tasks
     def create_task(
@@ -836,7 +864,12 @@ class TaskRouter:
         return value
 
     def _candidates(
-        self, ws: Workspace, task: Task, queue_sid: str | None, target: Target | None
+        self,
+        ws: Workspace,
+        task: Task,
+        queue_sid: str | None,
+        target: Target | None,
+        load: Load | None = None,
     ) -> list[Worker]:
         tattrs = task.attrs
         channel_sid = task.task_channel_sid
@@ -847,21 +880,20 @@ class TaskRouter:
             q = ws.queues.get(queue_sid or "")
             if q is None:
                 return []
-            pool = [
-                w
-                for w in ws.workers.values()
-                if expressions.matches_worker(q.target_workers, w.attrs, tattrs)
-            ]
+            pool = list(ws.workers.values())
             ignore_capacity = False
+            # The pool is every worker that passes all the target's filters; the cheap ones first.
             if target is not None:
-                if target.expression:
-                    pool = [w for w in pool if expressions.matches_worker(target.expression, w.attrs, tattrs)]
                 known_sid = self._resolve_ref(target.known_worker_sid, tattrs)
                 if target.known_worker_sid is not None:
-                    pool = [w for w in pool if w.sid == known_sid]
+                    known = ws.workers.get(known_sid) if isinstance(known_sid, str) else None
+                    pool = [known] if known is not None else []
                 known_name = self._resolve_ref(target.known_worker_friendly_name, tattrs)
                 if target.known_worker_friendly_name is not None:
                     pool = [w for w in pool if w.friendly_name == known_name]
+            pool = [w for w in pool if expressions.matches_worker(q.target_workers, w.attrs, tattrs)]
+            if target is not None and target.expression:
+                pool = [w for w in pool if expressions.matches_worker(target.expression, w.attrs, tattrs)]
         out = []
         for w in pool:
             if w.sid in task.excluded or not ws.activities[w.activity_sid].available:
@@ -870,10 +902,10 @@ class TaskRouter:
             if wc is None or not wc.available:
                 continue
             if not ignore_capacity:
-                used = self.assigned_count(ws, w, channel_sid) + self._pending_count(ws, w, channel_sid)
-                if used >= wc.capacity:
+                load = load or self.load(ws)
+                if load.used.get((w.sid, channel_sid), 0) >= wc.capacity:
                     continue
-                if not ws.multi_task_enabled and self._busy(ws, w):
+                if not ws.multi_task_enabled and w.sid in load.busy:
                     continue
             out.append(w)
         out.sort(key=lambda w: (w.last_assigned, w.date_created))
@@ -905,13 +937,16 @@ class TaskRouter:
                         t.task_queue_entered_date or t.date_created,
                     )
                 )
+                load = None  # counted when first needed, again after each reservation
                 for task in pending:
                     if task.assignment_status != "pending":
                         continue
                     target = self._current_target(ws, task)
-                    workers = self._candidates(ws, task, task.task_queue_sid, target)
+                    load = load or self.load(ws)
+                    workers = self._candidates(ws, task, task.task_queue_sid, target, load)
                     if workers:
                         self._reserve(ws, task, workers[0])
+                        load = None
                 if not self._redispatch:
                     break
         finally:

@@ -14,12 +14,14 @@ Every attempt is recorded with its status code.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
+from urllib.request import getproxies
 
 import requests
 from twilio.request_validator import RequestValidator
@@ -85,6 +87,11 @@ class Deliverer:
         self._running = False
         self._thread: threading.Thread | None = None
         self._session = requests.Session()
+        if not getproxies():  # then read once what requests would read from the environment per call
+            self._session.trust_env = False
+            self._session.verify = (
+                os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+            )
         self.paused = False
 
     # ------------------------------------------------------------ producing

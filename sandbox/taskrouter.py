@@ -259,6 +259,15 @@ class Load:
     busy: set[str]  # workers with an assigned or wrapping task or a pending reservation
 
 
+@dataclass
+class Pool:
+    """The workers a task may go to before availability, capacity and expressions are checked."""
+
+    workers: list[Worker]
+    expressions: list[str]  # still to match, against each worker
+    ignore_capacity: bool
+
+
 def parse_workflow_config(ws: Workspace, text: str) -> WorkflowConfig:
     """Validate and parse a workflow Configuration document (400 on anything Twilio rejects)."""
     doc = parse_json_param(text, "Configuration")
@@ -332,6 +341,7 @@ class TaskRouter:
         self._dispatching = False
         self._redispatch = False
         self._held: list | None = None  # events held back while a new task is first routed
+        self._routing_tokens: dict[str, tuple[tuple, dict[str, tuple]]] = {}  # see _routing_state
 
     # ------------------------------------------------------------- lookups
     def ws(self, sid: str) -> Workspace:
@@ -871,45 +881,107 @@ class TaskRouter:
         target: Target | None,
         load: Load | None = None,
     ) -> list[Worker]:
-        tattrs = task.attrs
-        channel_sid = task.task_channel_sid
+        """The workers a reservation for `task` may go to, idle longest first."""
+        return self._matching(ws, task, self._pool(ws, task, queue_sid, target), load)
+
+    def _pool(self, ws: Workspace, task: Task, queue_sid: str | None, target: Target | None) -> Pool:
+        """Who may be considered at all: the routing target, or the target's known worker (or
+        everyone), with the queue's and the target's expressions still to match."""
         if task.routing_target and task.routing_target.startswith("WK"):
-            pool = [ws.workers[task.routing_target]] if task.routing_target in ws.workers else []
-            ignore_capacity = task.ignore_capacity is not False
-        else:
-            q = ws.queues.get(queue_sid or "")
-            if q is None:
-                return []
-            pool = list(ws.workers.values())
-            ignore_capacity = False
-            # The pool is every worker that passes all the target's filters; the cheap ones first.
-            if target is not None:
-                known_sid = self._resolve_ref(target.known_worker_sid, tattrs)
-                if target.known_worker_sid is not None:
-                    known = ws.workers.get(known_sid) if isinstance(known_sid, str) else None
-                    pool = [known] if known is not None else []
-                known_name = self._resolve_ref(target.known_worker_friendly_name, tattrs)
-                if target.known_worker_friendly_name is not None:
-                    pool = [w for w in pool if w.friendly_name == known_name]
-            pool = [w for w in pool if expressions.matches_worker(q.target_workers, w.attrs, tattrs)]
-            if target is not None and target.expression:
-                pool = [w for w in pool if expressions.matches_worker(target.expression, w.attrs, tattrs)]
+            worker = ws.workers.get(task.routing_target)
+            return Pool([worker] if worker else [], [], ignore_capacity=task.ignore_capacity is not False)
+        q = ws.queues.get(queue_sid or "")
+        if q is None:
+            return Pool([], [], ignore_capacity=False)
+        workers = list(ws.workers.values())
+        to_match = [q.target_workers]
+        if target is not None:
+            tattrs = task.attrs
+            known_sid = self._resolve_ref(target.known_worker_sid, tattrs)
+            if target.known_worker_sid is not None:
+                known = ws.workers.get(known_sid) if isinstance(known_sid, str) else None
+                workers = [known] if known is not None else []
+            known_name = self._resolve_ref(target.known_worker_friendly_name, tattrs)
+            if target.known_worker_friendly_name is not None:
+                workers = [w for w in workers if w.friendly_name == known_name]
+            if target.expression:
+                to_match.append(target.expression)
+        return Pool(workers, to_match, ignore_capacity=False)
+
+    def _matching(self, ws: Workspace, task: Task, pool: Pool, load: Load | None) -> list[Worker]:
+        """The pool's workers that are available, with room on the task's channel, and match the
+        expressions (the cheap conditions first), idle longest first."""
+        channel_sid = task.task_channel_sid
         out = []
-        for w in pool:
+        for w in pool.workers:
             if w.sid in task.excluded or not ws.activities[w.activity_sid].available:
                 continue
             wc = w.channels.get(channel_sid)
             if wc is None or not wc.available:
                 continue
-            if not ignore_capacity:
+            if not pool.ignore_capacity:
                 load = load or self.load(ws)
                 if load.used.get((w.sid, channel_sid), 0) >= wc.capacity:
                     continue
                 if not ws.multi_task_enabled and w.sid in load.busy:
                     continue
-            out.append(w)
+            if all(expressions.matches_worker(e, w.attrs, task.attrs) for e in pool.expressions):
+                out.append(w)
         out.sort(key=lambda w: (w.last_assigned, w.date_created))
         return out
+
+    def _routing_state(self, ws: Workspace, load: Load) -> tuple[tuple, dict[str, tuple]]:
+        """What a pending task's candidates depend on besides the task: a token for the workspace
+        (multitasking, queues, workflows, which workers exist) and one per worker (activity,
+        attributes, name, channels and their load). A token stays the same object from one
+        dispatch pass to the next while its value does, so a task checks it with `is`."""
+        before_all, before = self._routing_tokens.get(ws.sid, ((), {}))
+        everything = (
+            ws.multi_task_enabled,
+            tuple((q.sid, q.target_workers) for q in ws.queues.values()),
+            tuple((wf.sid, wf.configuration) for wf in ws.workflows.values()),
+            tuple(ws.workers),
+        )
+        if everything == before_all:
+            everything = before_all
+        tokens: dict[str, tuple] = {}
+        for w in ws.workers.values():
+            token = (
+                w.activity_sid,
+                ws.activities[w.activity_sid].available,
+                w.attributes,
+                w.friendly_name,
+                w.sid in load.busy,
+                *(
+                    (
+                        c.task_channel_sid,
+                        c.capacity,
+                        c.available,
+                        load.used.get((w.sid, c.task_channel_sid), 0),
+                    )
+                    for c in w.channels.values()
+                ),
+            )
+            old = before.get(w.sid)
+            tokens[w.sid] = old if old == token else token
+        self._routing_tokens[ws.sid] = (everything, tokens)
+        return everything, tokens
+
+    @staticmethod
+    def _routing_key(task: Task) -> tuple:
+        """Everything of the task itself its candidates depend on."""
+        return (
+            task.attributes,
+            task.version,
+            task.workflow_sid,
+            task.filter_idx,
+            task.target_idx,
+            task.task_queue_sid,
+            task.routing_target,
+            task.ignore_capacity,
+            task.task_channel_sid,
+            frozenset(task.excluded),
+        )
 
     def dispatch(self, ws: Workspace) -> None:
         """Reserve pending tasks for available workers until nothing more can be matched."""
@@ -937,16 +1009,35 @@ class TaskRouter:
                         t.task_queue_entered_date or t.date_created,
                     )
                 )
+                # A task no worker could take is not looked at again until something it depends
+                # on changes (the task, its pool's workers or their load, the workspace's setup).
                 load = None  # counted when first needed, again after each reservation
+                everything: tuple = ()
+                tokens: dict[str, tuple] = {}
                 for task in pending:
                     if task.assignment_status != "pending":
                         continue
-                    target = self._current_target(ws, task)
-                    load = load or self.load(ws)
-                    workers = self._candidates(ws, task, task.task_queue_sid, target, load)
+                    if load is None:
+                        load = self.load(ws)
+                        everything, tokens = self._routing_state(ws, load)
+                    key = self._routing_key(task)
+                    unmatched = task.__dict__.get("_unmatched")
+                    if (
+                        unmatched is not None
+                        and unmatched[0] == key
+                        and unmatched[1] is everything
+                        and all(tokens.get(sid) is token for sid, token in unmatched[2])
+                    ):
+                        continue
+                    pool = self._pool(ws, task, task.task_queue_sid, self._current_target(ws, task))
+                    workers = self._matching(ws, task, pool, load)
                     if workers:
+                        task.__dict__.pop("_unmatched", None)
                         self._reserve(ws, task, workers[0])
                         load = None
+                    else:
+                        depends = tuple((w.sid, tokens[w.sid]) for w in pool.workers)
+                        task.__dict__["_unmatched"] = (key, everything, depends)
                 if not self._redispatch:
                     break
         finally:

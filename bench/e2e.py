@@ -1,14 +1,28 @@
 """End to end and cost: the warm-transfer lifecycle against the sandbox over HTTP.
 
-One `LocalStack` (embedded redis-server, the sandbox served over HTTP in this process, the
-receiver under gunicorn, one Celery node with 2 worker processes). Every Twilio REST call the
-service makes lands in `sandbox.requests` with the sandbox clock's time of arrival; the driver
-itself only uses the sandbox's Python API (never HTTP), so every recorded request is the
-service's own.
+What runs where (all on the machine's cores, measured as CPU per transfer by process group):
+
+- **this process**: the driver and the sandbox. The driver prepares chats through the sandbox's
+  Python API, sends `POST /transfers` from a thread pool and reads arrivals from
+  `sandbox.requests`; the sandbox serves Twilio's REST API over HTTP (a thread per kept-alive
+  connection), sends webhooks from one thread and fires timers from another. They share this
+  process's GIL; the driver is a small share of it (its posts and the reading of records).
+- **gunicorn**: the receiver, `chat-transfer web` (master and 2 sync workers).
+- **celery**: one node, `celery -A worker worker` (main process and 2 prefork processes).
+- **redis-server**: embedded, the state and the broker.
+
+The sandbox stays in this process: the driver reads arrival times and drives agents through its
+Python API, and wherever it ran, its CPU would take the same two cores from the service.
+
+Twilio's webhooks are pointed at the receiver by the service's own setup code, as `chat-transfer
+setup --public-url` configures a real account (`subscribe_as_setup_does`): the workspace's
+EventsFilter and the chat service's webhook filters name only the events the service handles.
 
 - **Cost**: one full warm lifecycle (first task → warm transfer → B joins → B leaves → A leaves →
   chat ended), the requests recorded between its start and the moment everything is idle,
   listed call by call. Run twice: the first pays the cold name cache, the second is steady state.
+  From the start of the lifecycle the driver only uses the sandbox's Python API (never HTTP), so
+  every recorded request is the service's own.
 - **End to end**: chats prepared and accepted first (idle before measuring), then `POST
   /transfers` at a constant rate from a thread pool; latency from the moment the request was
   sent to the sandbox's arrival of (a) the transfer task's create and (b) the `transfer-started`
@@ -18,6 +32,7 @@ service's own.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
@@ -164,6 +179,31 @@ def describe(record: RequestRecord) -> tuple[str, str]:
     return f"{record.method} {template}", ""
 
 
+def subscribe_as_setup_does(stack: LocalStack) -> None:
+    """Point Twilio's webhooks at the receiver the way `chat-transfer setup --public-url` does in
+    production, with the service's own setup code: the workspace's EventsFilter and the chat
+    service's webhook filters name only the events the service handles. LocalStack subscribes
+    to every event; measured that way, the receiver and the workers would also pay for events a
+    real account never sends them (of a transfer: the new task's workflow and queue events and
+    the original task's `task.updated`, 4 of its 5 TaskRouter events when the task waits)."""
+    from worker.setup_account import AccountSetup, Report, SetupSettings
+
+    settings = SetupSettings(  # type: ignore[call-arg]
+        _env_file=None,
+        twilio_account_sid=stack.sandbox.account_sid,
+        twilio_auth_token=stack.sandbox.auth_token,
+        twilio_api_base_url=stack.sandbox.base_url,
+    )
+    AccountSetup(settings, out=io.StringIO()).point_webhooks(
+        stack.setup.workspace_sid,
+        stack.setup.chat_service_sid,
+        stack.base_url,
+        Report(),
+        scope="service",
+        dry_run=False,
+    )
+
+
 def settle(stack: LocalStack, quiet: float = 0.4, timeout: float = 120.0) -> None:
     """Until nothing moves: webhooks delivered, Celery queues empty and nothing unacknowledged,
     and no new sandbox request for `quiet` seconds."""
@@ -305,8 +345,10 @@ def measure_rate(stack: LocalStack, chats: list[Prepared], rate: float) -> RateR
 
     def post(chat: Prepared) -> None:
         nonlocal failed
-        session = getattr(local, "session", None) or requests.Session()
-        local.session = session
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+            session.trust_env = False  # no proxy on loopback: not read from the environment per call
         t0 = sb.core.now()
         try:
             response = session.post(
@@ -342,31 +384,41 @@ def measure_rate(stack: LocalStack, chats: list[Prepared], rate: float) -> RateR
             pool.submit(post, chat)
     seconds = len(chats) / rate
 
+    created: dict[str, float] = {}  # by transferId, whether or not its POST /transfers answered yet
+    started: dict[str, float] = {}
+    seen = start_index
+    unfinished: list[RequestRecord] = []
+
     def arrivals() -> tuple[dict[str, float], dict[str, float]]:
-        created: dict[str, float] = {}
-        started: dict[str, float] = {}
+        """Every arrival so far; each record is read once, when the sandbox has answered it."""
+        nonlocal seen
         with sb.core.lock:
-            records = list(sb.requests[start_index:])
+            records = unfinished + sb.requests[seen:]
+            seen = len(sb.requests)
+        unfinished.clear()
         for record in records:
+            if record.status is None:
+                unfinished.append(record)  # its template is not known yet
+                continue
             if record.method != "POST":
                 continue
             params = _params(record)
             template = record.template or ""
             if template.endswith("/Tasks"):
                 transfer_id = _json(params.get("Attributes")).get("transferId")
-                if transfer_id in sent:
+                if transfer_id:
                     created.setdefault(transfer_id, record.at)
             elif template.endswith("/Messages"):
                 key = str(_json(params.get("Attributes")).get("noticeKey", ""))
-                if key.startswith("transfer-started:") and key.split(":", 1)[1] in sent:
+                if key.startswith("transfer-started:"):
                     started.setdefault(key.split(":", 1)[1], record.at)
         return created, started
 
     with contextlib.suppress(AssertionError):  # what never arrived is reported as missing
-        wait_for(lambda: len(arrivals()[1]) >= len(sent), 300, 0.2, "every transfer-started")
-    created, started = arrivals()
-    created_ms = [(created[t] - sent[t]) * 1000 for t in created]
-    started_ms = [(started[t] - sent[t]) * 1000 for t in started]
+        wait_for(lambda: sent.keys() <= arrivals()[1].keys(), 300, 0.2, "every transfer-started")
+    arrivals()
+    created_ms = [(created[t] - sent[t]) * 1000 for t in sent if t in created]
+    started_ms = [(started[t] - sent[t]) * 1000 for t in sent if t in started]
     settle(stack)
     cpu_after = cpu_seconds(groups)
     cpu_per_transfer = {
@@ -384,7 +436,7 @@ def measure_rate(stack: LocalStack, chats: list[Prepared], rate: float) -> RateR
         request_p50_ms=percentile(answer_ms, 50),
         request_p99_ms=percentile(answer_ms, 99),
         failed=failed,
-        missing=len(sent) - len(started),
+        missing=len(sent) - len(started_ms),
         late_sends=late,
         cpu_ms_per_transfer=cpu_per_transfer,
     )
@@ -410,6 +462,7 @@ def run(quick: bool, profile_transfer: Any = None) -> E2EResult:
     names = [w["name"] for w in spec]
     with LocalStack(worker_count=1, worker_concurrency=result.worker_processes, workers_spec=spec) as stack:
         say(f"e2e: stack up ({stack.base_url}, sandbox {stack.sandbox.base_url})")
+        subscribe_as_setup_does(stack)
         # Cost first, on a fresh stack: the first lifecycle pays the cold name cache.
         stack.sandbox.set_activity(stack.setup.workers[names[2]], "Offline")
         for name in names[3:]:

@@ -314,19 +314,22 @@ def process_groups(stack: LocalStack) -> dict[str, list[int]]:
 
 
 def cpu_seconds(groups: dict[str, list[int]]) -> dict[str, float]:
-    """CPU time used so far by each group of processes and their live descendants."""
+    """CPU time used so far by each group of processes and their live descendants, each process
+    counted once: the service's processes are this process's children, and count in their own
+    group, not in this process's."""
     import psutil
 
+    owner = {pid: name for name, pids in groups.items() for pid in pids}
     out = {}
     for name, pids in groups.items():
         total = 0.0
-        for pid in pids:
+        todo = list(pids)
+        while todo:
             with contextlib.suppress(psutil.Error):
-                root = psutil.Process(pid)
-                for process in [root, *root.children(recursive=True)]:
-                    with contextlib.suppress(psutil.Error):
-                        times = process.cpu_times()
-                        total += times.user + times.system
+                process = psutil.Process(todo.pop())
+                times = process.cpu_times()
+                total += times.user + times.system
+                todo += [child.pid for child in process.children() if owner.get(child.pid, name) == name]
         out[name] = total
     return out
 

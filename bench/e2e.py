@@ -66,6 +66,9 @@ class Call:
 class CostResult:
     calls: list[Call] = field(default_factory=list)
     cold_cache_calls: list[Call] = field(default_factory=list)
+    # The same story with the two cost knobs off (MIRROR_ASSOCIATED_TASKS and
+    # VERIFY_END_WITH_TASKROUTER false): what the story itself needs.
+    lean_calls: list[Call] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -496,4 +499,19 @@ def run(quick: bool, profile_transfer: Any = None) -> E2EResult:
                 f"p99 {measured.started_p99_ms:.0f} ms (task created p99 {measured.created_p99_ms:.0f} ms), "
                 f"failed {measured.failed}, missing {measured.missing}"
             )
+    result.cost.lean_calls = lean_cost(spec, names)
+    say(f"cost: {len(result.cost.lean_calls)} Twilio calls per warm lifecycle with both cost knobs off")
     return result
+
+
+LEAN_SETTINGS = {"MIRROR_ASSOCIATED_TASKS": "false", "VERIFY_END_WITH_TASKROUTER": "false"}
+
+
+def lean_cost(spec: tuple[dict[str, Any], ...], names: list[str]) -> list[Call]:
+    """The steady-state warm lifecycle on a stack with the service's two optional call sources off."""
+    with LocalStack(worker_count=1, worker_concurrency=2, workers_spec=spec, settings=LEAN_SETTINGS) as stack:
+        subscribe_as_setup_does(stack)
+        for name in names[2:]:
+            stack.sandbox.set_activity(stack.setup.workers[name], "Offline")
+        warm_lifecycle(stack, names[0], names[1])  # the cold name cache
+        return calls_of(warm_lifecycle(stack, names[0], names[1]))

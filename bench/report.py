@@ -19,6 +19,7 @@ KEYS = (
     "intake.p99_ms_at_1000rps",
     "e2e.p99_ms_at_20",
     "cost.rest_calls_per_warm_lifecycle",
+    "cost.rest_calls_per_warm_lifecycle_lean",
     "scale.redis_bytes_per_chat",
     "scale.reconcile_seconds_10k",
 )
@@ -91,6 +92,8 @@ def headline(details: dict[str, Any]) -> dict[str, Any]:
         at20 = next((r for r in e2e["rates"] if r["rate"] == 20.0), None)
         out["e2e.p99_ms_at_20"] = _num(at20["started_p99_ms"]) if at20 else None
         out["cost.rest_calls_per_warm_lifecycle"] = len(e2e["cost"]["calls"])
+        if e2e["cost"].get("lean_calls"):
+            out["cost.rest_calls_per_warm_lifecycle_lean"] = len(e2e["cost"]["lean_calls"])
     scale = details.get("scale")
     if scale:
         out["scale.redis_bytes_per_chat"] = _num(scale["bytes_per_chat_info"], 0)
@@ -164,6 +167,16 @@ def targets(details: dict[str, Any], h: dict[str, Any]) -> list[tuple[str, str, 
             _verdict(None if cost is None else cost <= 10),
         )
     )
+    lean = h.get("cost.rest_calls_per_warm_lifecycle_lean")
+    if lean is not None:
+        rows.append(
+            (
+                "the same, `MIRROR_ASSOCIATED_TASKS` and `VERIFY_END_WITH_TASKROUTER` off",
+                "≤ 10",
+                _fmt(lean),
+                _verdict(lean <= 10),
+            )
+        )
     size = h.get("scale.redis_bytes_per_chat")
     rows.append(
         (
@@ -541,6 +554,24 @@ def _cost_section(details: dict[str, Any]) -> list[str]:
         "necessities (last column).",
         "",
         _md_table(["#", "method", "product", "path", "for", "the service's choice"], rows),
+        *_lean_cost_lines(e2e["cost"].get("lean_calls") or []),
+    ]
+
+
+def _lean_cost_lines(lean: list[dict[str, Any]]) -> list[str]:
+    if not lean:
+        return []
+    rows = [[c["n"], c["method"], c["product"], f"`{c['template']}`", c["purpose"]] for c in lean]
+    return [
+        "",
+        f"**With both cost knobs off: {len(lean)} calls.** The same story on a second stack with "
+        "`MIRROR_ASSOCIATED_TASKS=false` (no `associatedTasks` in the conversation's attributes: "
+        "CONTRACT §5 asks for it, so it is on by default) and `VERIFY_END_WITH_TASKROUTER=false` (the "
+        "end trusts the tracked tasks without asking TaskRouter for tasks it never heard of). That is "
+        "what the story itself needs: the notices, the task fetch, the transfer task, "
+        "`chatTransferData` and the close.",
+        "",
+        _md_table(["#", "method", "product", "path", "for"], rows),
     ]
 
 

@@ -432,12 +432,24 @@ def _overload_note(intake: dict[str, Any]) -> str:
         return ""
     capacity = max(r["rps"] for r in intake["closed"] if r["target"] == "receiver")
     failed = receiver["sent"] - receiver["answered_2xx"]
+    load = receiver["offered_rps"] / capacity
+    if load >= 1:
+        return (
+            f"The receiver's best closed-loop rate here is {capacity:,.0f} events/s, so "
+            f"{receiver['offered_rps']:,.0f}/s offered is {load:.1f}x its capacity on this machine: "
+            f"the open-loop latency is the length of the backlog, and the {failed:,} requests without a "
+            "2xx were connections refused or timed out once gunicorn's listen backlog was full (Twilio "
+            "retries those). Every event answered 2xx was on the broker."
+        )
     return (
         f"The receiver's best closed-loop rate here is {capacity:,.0f} events/s, so "
-        f"{receiver['offered_rps']:,.0f}/s offered is {receiver['offered_rps'] / capacity:.1f}x its "
-        "capacity on this machine: the open-loop latency is the length of the backlog, and the "
-        f"{failed:,} requests without a 2xx were connections refused or timed out once gunicorn's "
-        "listen backlog was full (Twilio retries those). Every event answered 2xx was on the broker."
+        f"{receiver['offered_rps']:,.0f}/s offered is {load:.0%} of its capacity: there is no backlog, "
+        "and the tail is the two cores shared by two gunicorn workers, redis-server and the load "
+        f"generator ({receiver['generator_cpu_share']:.0%} of a core), where a request that arrives "
+        "while both cores are taken waits for one. (Before each gunicorn worker froze its loaded heap "
+        "out of the collector's full passes, a 20 to 40 ms full collection every few thousand "
+        "requests put the p99 at about 85 ms.) "
+        f"{failed:,} requests went without a 2xx; every event answered 2xx was on the broker."
     )
 
 
@@ -474,8 +486,10 @@ def _e2e_section(details: dict[str, Any]) -> list[str]:
         "## End to end",
         "",
         f"`worker/localstack.py`'s stack: embedded redis-server, the sandbox served over HTTP (in the "
-        f"benchmark's process), the receiver under gunicorn (2 workers), one Celery node with "
-        f"{e2e['worker_processes']} worker processes. 20 agents with chat capacity 50. All chats are "
+        f"benchmark's process, keeping connections alive as Twilio does), the receiver under gunicorn "
+        f"(2 workers), one Celery node with {e2e['worker_processes']} worker processes; the webhooks "
+        "are subscribed by the service's own `chat-transfer setup` code, so the service receives the "
+        "events it would on a real account, not every event. 20 agents with chat capacity 50. All chats are "
         "created and accepted first, and the stack is left to go idle; then `POST /transfers` (warm, "
         "to another agent, with the agent's Flex token) is sent at a constant rate from a thread pool. "
         "Latency runs from the moment a request was sent to the sandbox's arrival time of the "
@@ -707,102 +721,59 @@ def _profile_section(details: dict[str, Any]) -> list[str]:
 
 
 ANALYSIS = [
-    "Reading the two views together: the profile is wall-clock time inside a gunicorn worker under "
-    "load (it includes waiting on Redis replies, which is why the dedupe claim, a single round trip, "
-    "shows so large), the hot-path table is CPU time per event. What they say, and what was done:",
+    "What the views say, and what was done about it:",
     "",
-    "- **Celery's `argsrepr` is the largest avoidable CPU cost.** For every message Celery writes an "
-    "`argsrepr` header by running `saferepr` over the arguments, here the whole event (about 2 KB "
-    "of form fields): 0.2 to 0.35 ms per event measured alone in this session's runs (best of "
-    "five each), roughly a tenth of the receiver's CPU per event; under cProfile `saferepr` is the "
-    "costliest single function of the request (≈ 13 %). Passing a short `argsrepr` removes it.",
-    "- **Kombu builds a `redis.Redis` client per publish** (`Channel._put` → `conn_or_acquire` → "
-    "`_create_client`): about 0.1 ms per event measured alone, 3 to 4 %. Real, but it needs a "
-    "transport subclass to avoid, so it is listed last among the proposals. Prometheus's "
-    "multiprocess mode (`no-mp-metrics` row) shows no cost beyond the noise.",
-    "- **The signature check** parses the form (Werkzeug's `parse_qsl`, which any form endpoint pays) "
-    "and computes the HMAC-SHA1 twice: `RequestValidator.validate` tries the URL with and without "
-    "the port. It is the security boundary and stays as the official library does it.",
-    "- **Syscalls are slow on this VM**: each Redis round trip (`sendall` + `recv`) costs about "
-    "0.2 to 0.3 ms of CPU, and an event takes three (dedupe claim, the broker's `LPUSH`, mark "
-    "queued). The claim/mark split is what lets a failed enqueue be retried by Twilio within 30 s "
-    "(a claim kept for the whole dedupe period would turn a crash between claim and enqueue into a "
-    "lost event), so it stays.",
-    "- **Why the ratio to the ceiling is so low**: the bare endpoint costs gunicorn a few hundred "
-    "microseconds per request; the receiver adds about 2 to 3 ms of CPU per event (Flask, the "
-    "signature, validation, three Redis round trips, Celery's message building). With two sync "
-    "workers on two cores shared with the load generator, that caps the receiver at a few hundred "
-    "events per second, an order of magnitude under the ceiling: the 60 % target would need the "
-    "whole receiver path to cost about as much as gunicorn's own request handling, which no "
-    "Flask + Celery path does. The sized fixes (≈ 0.2 to 0.35 ms plus 0.1 ms of ≈ 2.5 ms) move the "
-    "receiver by a tenth to a sixth, not by the factor of six the target asks.",
-    "- **Transfers are dominated by Twilio round trips**: about half of a transfer's time is inside "
-    "Twilio REST calls (fetch task, create task, `chatTransferData`, the notice, and the mirror's "
-    "read + write), in sequence; the rest is Redis (each orchestration step writes the transfer "
-    "record with WATCH/MULTI: six round-trip transactions per transfer) and the state transitions.",
-    "- **End to end at 20/s and 50/s** is bounded by the machine, and mostly by the sandbox: the CPU "
-    "table above shows the sandbox (a faithful Twilio stand-in in Python, checking every request "
-    "against Twilio's OpenAPI description, in the benchmark's own process) costing two to six "
-    "times what the service itself costs per transfer. The service (receiver + workers + Redis) "
-    "needs on the order of 100 ms of CPU per transfer including every event it causes, which two "
-    "cores of its own would sustain at roughly 20 transfers/s; with the sandbox on the same two "
-    "cores the sum sustains only a handful per second, so at 20/s requests queue and the p99 is "
-    "the queue's length, not the service's latency. At 5/s, below saturation, the latency is "
-    "the service's own (see the 5/s row and the foreign load of the run).",
-    "- **What was changed**: `webhooks/server.py` now exposes `gunicorn_options()` and lets `serve()` "
-    "load another WSGI app, so the ceiling and the profiled receiver run under exactly the "
-    "receiver's gunicorn settings (production behaviour unchanged). No hot-path change was made: "
-    "the one clear win is in `worker/adapters/task_queue.py`, owned by others, and is proposed "
-    "below with its measurement.",
+    "- **Intake: one Redis round trip per event.** The receiver used to claim the event's dedupe "
+    "key, publish through Celery's `send_task` (whose `saferepr` of the whole event was the "
+    "costliest single function of a request), then mark the key queued: three round trips and "
+    "Celery's publisher. With the broker on the state Redis (the default), one Lua script now marks "
+    "the event seen and pushes the Celery message, built by Celery's own `create_task_message` "
+    "and pinned to kombu's wire format by a test (`webhooks/intake.py`, "
+    "`worker/adapters/intake_dedupe.py`). The script is atomic, so the claim that could go stale "
+    "after a Redis restart is gone too (the fault suite's Redis scenario now sees no 503 after the "
+    "restart). RabbitMQ or a separate broker still take the claim path (`claim-path` row).",
+    "- **What is left of the intake's cost** is Flask and Werkzeug (request context, form parsing), "
+    "the signature check (the official `RequestValidator` computes the HMAC twice: with and without "
+    "the port) and that one round trip; syscalls are slow on this VM. The ceiling app does none of "
+    "it, so a ratio of 60 % would need the whole path to cost less than gunicorn's own request "
+    "handling, which no Flask app with a signature check and a durable enqueue does on two cores "
+    "shared with the load generator. The open-loop row is the one a Twilio account sees: 1,000 "
+    "events/s offered, latency from when each was due.",
+    "- **End to end**: the earlier 20/s and 50/s figures were a saturated machine, and the CPU "
+    "table double-counted (the service's processes are the benchmark's children and were counted "
+    "in the driver's group too). What was cut: the sandbox re-matched every pending task on "
+    "every request and timer tick (a pending task no worker can take is now matched again only "
+    "when something it depends on changes; same reservations on random histories), its server "
+    "closed every connection (it keeps them alive, as Twilio does), the benchmark subscribed the "
+    "service to every TaskRouter event (now what `chat-transfer setup` subscribes), the transfer "
+    "record was written after every step (three writes now, each skipped write safe to redo; the "
+    "crash-at-every-step tests pass) and `requests` read the proxy environment on every Twilio "
+    "call (read once when none is set).",
+    "- **Cost**: the story needs the calls listed with both knobs off; the default adds the "
+    "`associatedTasks` mirror (a read before each write, because Conversations has no conditional "
+    "update and other keys must survive) and the end's verification list.",
+    "- **Scale**: chat states and transfer records leave out fields equal to their defaults, and a "
+    "settled transfer record keeps only what `GET /transfers/<id>` answers, for a day; both read "
+    "the older full format.",
     "",
 ]
 
 PROPOSALS = [
     "## Proposals",
     "",
-    "1. **Pass `argsrepr`/`kwargsrepr` to `send_task`** in `CeleryTaskQueue.enqueue` (e.g. "
-    '`argsrepr=f"[{EventType} {Sid}]"` for events, the transfer id for transfers): Celery then '
-    "skips `saferepr` of the whole payload; worker logs show the short summary instead of the "
-    "event's fields (which they are better without). Roughly a tenth of the receiver's CPU per "
-    "event (the `saferepr` size above), one line, no behaviour change.",
-    "2. **Fewer Redis transactions per transfer**: `_step_done` writes the transfer record after "
-    "every step (six WATCH/MULTI transactions, plus one for the attempt count); recording `target` "
-    "together with `create`, and `original` together with `done` for a warm transfer, saves two "
-    "round trips per transfer; a retry then redoes a cached name lookup or an idempotent "
-    "`chatTransferData` check (to be confirmed against the crash-at-every-step tests).",
-    "3. **`requests` reads the environment and `~/.netrc` on every Twilio call** "
-    "(`Session.merge_environment_settings`: `getproxies_environment`, a `stat`): "
-    "`session.trust_env = False` on the gateway's session when no proxy is configured saves CPU on "
-    "every Twilio call in the workers.",
-    "4. **Smaller state in Redis**: the chat's JSON is written with `asdict`, every field included; "
-    "leaving out null, empty, false and zero fields (restored as defaults by `from_dict`) saves the "
-    "amount shown in the scale section (≈ 150 B per chat). The rest of the gap to 2 KB is the "
-    "transfer record (≈ 650 B, kept 7 days): once a transfer has settled, its record could shrink "
-    "to what `GET /transfers/<id>` answers, or expire after a day. A chat without a live transfer "
-    "record is already under 2 KB.",
-    "5. **Calls per lifecycle.** In the steady state the story itself needs 10 calls under the "
-    "contract: six notices (joined twice, transfer-started, left twice, chat-ended), the task "
-    "fetch, the transfer task, `chatTransferData` and the close; the Flex token check adds one "
-    "when the token is not cached yet (the validator caches answers until the token expires). The "
-    "rest are the service's choices: the `associatedTasks` mirror (three read + write pairs, one "
-    "per change of the tracked tasks, and the read before the close) and the end's verification "
-    "list. Every mirror write in this story follows a real change of `associatedTasks` (A's task "
-    "tracked, the transfer task tracked, B's task closed), so what can go is the **four reads**: "
-    "keep the conversation's other attributes in the chat's state (read once when tracking "
-    "starts; refreshed when an `onConversationUpdated` webhook carries attributes other than the "
-    "ones the service last wrote) and write without reading. That gives 14 calls per lifecycle. "
-    "Reaching 10 would mean writing `associatedTasks` only with the close, which breaks "
-    "CONTRACT §5 (the attributes *keep* it for the Flex UI); the verification list guards "
-    "rule 2 against a task the service never heard of and should stay.",
-    "6. **The receiver's worker class.** The sync worker closes every connection; behind a load "
-    "balancer that keeps connections alive, `gthread` (threads, keep-alive) avoids a TCP handshake "
-    "per event. It changes behaviour under overload (threads share a GIL), so measure it with this "
-    "benchmark before adopting it.",
-    "7. **End to end at 20 transfers/s and above**: measure it with the sandbox on cores of its "
-    "own (`chat-transfer sandbox` in another network namespace or machine): on two shared cores the "
-    "sandbox's CPU, not the service's, sets the rate. For the service itself: a transfer job is a "
-    "sequential chain of Twilio calls, and the same two worker processes also handle every webhook "
-    "event the transfer produces; running transfers on their own workers (`chat-transfer worker "
-    "--queues transfers`) with more processes, or an I/O concurrency pool (the jobs mostly wait on "
-    "Twilio), keeps a burst of transfers from queueing behind events and vice versa.",
+    "1. **Mirror without reading** (default calls per lifecycle 18 → 14): keep the conversation's "
+    "other attributes in the chat's state (read once when tracking starts, refreshed from "
+    "`onConversationUpdated`) and write without reading. It widens the window in which another "
+    "writer's keys could be overwritten from milliseconds to the time since the last refresh, so "
+    "it needs that webhook subscribed first.",
+    "2. **The receiver's worker class.** The sync worker closes every connection; behind a load "
+    "balancer that keeps connections alive, `gthread` avoids a TCP handshake per event. Measure "
+    "it with this benchmark before adopting it (threads share a GIL under overload).",
+    "3. **Kombu builds a `redis.Redis` client for every acknowledgement** in the Celery worker "
+    "(about a tenth of the worker's main process); a transport subclass would reuse one.",
+    "4. **Transfers on workers of their own** (`chat-transfer worker --queues transfers`) or an I/O "
+    "pool: a transfer job mostly waits on Twilio, and a burst of transfers should not queue behind "
+    "webhook events or the other way round.",
+    "5. **The outbox lease after a worker dies mid-drain** is held for its 60 s; a shorter lease "
+    "renewed per item would shorten the wait, if it still outlasts the slowest item's calls.",
 ]

@@ -401,7 +401,9 @@ def _intake_section(details: dict[str, Any]) -> list[str]:
         "**Open loop** with `bench/intake.py`'s asyncio client (this process): requests due at a "
         "constant rate, each on its own connection (gunicorn's sync worker closes every connection "
         "anyway), latency counted from the moment each request was *due*, so a stalled server is "
-        "charged for the requests that waited behind it (no coordinated omission). The generator's "
+        "charged for the requests that waited behind it (no coordinated omission). The generator "
+        "runs with its garbage collector off (a full pass over the prepared requests would stall "
+        "it, and every request due meanwhile would be charged to the server). Its "
         "own CPU share and its late sends (> 2 ms behind schedule) are listed: Python is a slower "
         "load generator than wrk, and on two cores it competes with the servers. The ceiling row "
         "shows what the same generator and gunicorn achieve with no work behind them.",
@@ -446,9 +448,11 @@ def _overload_note(intake: dict[str, Any]) -> str:
         f"{receiver['offered_rps']:,.0f}/s offered is {load:.0%} of its capacity: there is no backlog, "
         "and the tail is the two cores shared by two gunicorn workers, redis-server and the load "
         f"generator ({receiver['generator_cpu_share']:.0%} of a core), where a request that arrives "
-        "while both cores are taken waits for one. (Before each gunicorn worker froze its loaded heap "
-        "out of the collector's full passes, a 20 to 40 ms full collection every few thousand "
-        "requests put the p99 at about 85 ms.) "
+        "while both cores are taken waits for one. Two stalls that are not the receiver's work were "
+        "found here and removed: a 20 to 40 ms full garbage collection every few thousand requests "
+        "in each gunicorn worker (each now freezes its loaded heap out of the collector's full "
+        "passes, `webhooks/server.py`) and the same in the load generator (its collector is off "
+        "during the run); together they had put the p99 at about 85 ms. "
         f"{failed:,} requests went without a 2xx; every event answered 2xx was on the broker."
     )
 

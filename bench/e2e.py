@@ -470,11 +470,7 @@ def run(quick: bool, profile_transfer: Any = None) -> E2EResult:
         say(f"e2e: stack up ({stack.base_url}, sandbox {stack.sandbox.base_url})")
         subscribe_as_setup_does(stack)
         # Cost first, on a fresh stack: the first lifecycle pays the cold name cache.
-        stack.sandbox.set_activity(stack.setup.workers[names[2]], "Offline")
-        for name in names[3:]:
-            stack.sandbox.set_activity(stack.setup.workers[name], "Offline")
-        cold = warm_lifecycle(stack, names[0], names[1])
-        steady = warm_lifecycle(stack, names[0], names[1])
+        cold, steady = cost_story(stack, names)
         result.cost.cold_cache_calls = calls_of(cold)
         result.cost.calls = calls_of(steady)
         say(f"cost: {len(steady)} Twilio calls per warm lifecycle ({len(cold)} with a cold name cache)")
@@ -507,11 +503,17 @@ def run(quick: bool, profile_transfer: Any = None) -> E2EResult:
 LEAN_SETTINGS = {"MIRROR_ASSOCIATED_TASKS": "false", "VERIFY_END_WITH_TASKROUTER": "false"}
 
 
+def cost_story(stack: LocalStack, names: list[str]) -> tuple[list[RequestRecord], list[RequestRecord]]:
+    """The warm lifecycle between the first two agents (the others offline), twice: the first run
+    pays the cold name cache, the second is the steady state."""
+    for name in names[2:]:
+        stack.sandbox.set_activity(stack.setup.workers[name], "Offline")
+    cold = warm_lifecycle(stack, names[0], names[1])
+    return cold, warm_lifecycle(stack, names[0], names[1])
+
+
 def lean_cost(spec: tuple[dict[str, Any], ...], names: list[str]) -> list[Call]:
     """The steady-state warm lifecycle on a stack with the service's two optional call sources off."""
     with LocalStack(worker_count=1, worker_concurrency=2, workers_spec=spec, settings=LEAN_SETTINGS) as stack:
         subscribe_as_setup_does(stack)
-        for name in names[2:]:
-            stack.sandbox.set_activity(stack.setup.workers[name], "Offline")
-        warm_lifecycle(stack, names[0], names[1])  # the cold name cache
-        return calls_of(warm_lifecycle(stack, names[0], names[1]))
+        return calls_of(cost_story(stack, names)[1])

@@ -79,7 +79,7 @@ class CeleryTaskQueue:
 
         Celery builds the task message itself (`amqp.create_task_message`, protocol 2) and kombu
         serializes its body; the envelope around them is kombu's Redis transport format, pinned
-        to what kombu writes by tests/unit/test_task_queue.py. The list is named after the queue
+        to what kombu writes by tests/integration/test_intake_one_step.py. The list is named after the queue
         the task routes to; priority 0 (the default) is the list with the queue's own name.
         """
         queue = self._queues.get(task_name)

@@ -4,6 +4,7 @@ COPY pyproject.toml README.md celeryconfig.py ./
 COPY worker ./worker
 COPY webhooks ./webhooks
 COPY sandbox ./sandbox
+COPY ops ./ops
 RUN pip install --no-cache-dir . flower
 USER nobody
 EXPOSE 8080

@@ -28,7 +28,7 @@ def percentile(values: Sequence[float], pct: float) -> float:
 
 def service_env(redis_url: str, **extra: str) -> dict[str, str]:
     """Settings for a receiver that only takes events (no Twilio calls are made on intake)."""
-    from worker.embedded_redis import free_port
+    from ops.embedded_redis import free_port
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "CELERY_", "REDIS_"))}
     env.update(

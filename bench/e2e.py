@@ -45,8 +45,8 @@ from typing import Any
 import requests
 
 from bench.common import percentile, say
+from ops.localstack import LocalStack, wait_for
 from sandbox.app import RequestRecord
-from worker.localstack import LocalStack, wait_for
 
 AGENTS = 20
 AGENT_CAPACITY = 50
@@ -189,7 +189,7 @@ def subscribe_as_setup_does(stack: LocalStack) -> None:
     to every event; measured that way, the receiver and the workers would also pay for events a
     real account never sends them (of a transfer: the new task's workflow and queue events and
     the original task's `task.updated`, 4 of its 5 TaskRouter events when the task waits)."""
-    from worker.setup_account import AccountSetup, Report, SetupSettings
+    from ops.setup_account import AccountSetup, Report, SetupSettings
 
     settings = SetupSettings(  # type: ignore[call-arg]
         _env_file=None,

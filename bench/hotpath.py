@@ -47,7 +47,7 @@ def measure(variant: str, count: int) -> dict[str, Any]:
 
     from bench.common import service_env
     from bench.intake import PATH, event_fields
-    from worker.embedded_redis import EmbeddedRedis
+    from ops.embedded_redis import EmbeddedRedis
 
     with EmbeddedRedis() as server:
         os.environ.update(service_env(server.url))
@@ -117,9 +117,9 @@ def component_costs() -> dict[str, float]:
 
     from bench.common import service_env
     from bench.intake import event_fields
+    from ops.embedded_redis import EmbeddedRedis
     from worker.adapters.intake_dedupe import IntakeDedupe
     from worker.adapters.task_queue import TASKROUTER_EVENT, CeleryTaskQueue, summary
-    from worker.embedded_redis import EmbeddedRedis
 
     payload = {"fields": event_fields(1, 1), "received_at": 1.0}
 

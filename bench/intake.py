@@ -29,8 +29,8 @@ import requests
 from twilio.request_validator import RequestValidator
 
 from bench.common import ACCOUNT_SID, AUTH_TOKEN, WORKSPACE_SID, percentile, say, service_env
-from worker.embedded_redis import EmbeddedRedis, free_port
-from worker.localstack import ServiceProcess, start_web, wait_for
+from ops.embedded_redis import EmbeddedRedis, free_port
+from ops.localstack import ServiceProcess, start_web, wait_for
 
 PATH = "/webhooks/taskrouter"
 LUA = Path(__file__).with_name("wrk_signed.lua")

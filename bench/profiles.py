@@ -112,8 +112,8 @@ def profile_intake(quick: bool) -> dict[str, Any]:
 
     from bench.common import service_env
     from bench.intake import PATH, run_wrk, write_bodies
-    from worker.embedded_redis import EmbeddedRedis, free_port
-    from worker.localstack import ServiceProcess, wait_for
+    from ops.embedded_redis import EmbeddedRedis, free_port
+    from ops.localstack import ServiceProcess, wait_for
 
     OUT_DIR.mkdir(exist_ok=True)
     out = OUT_DIR / "intake"
@@ -161,10 +161,10 @@ def profile_transfers(stack: Any, count: int = 6) -> dict[str, Any]:
     from pyinstrument import Profiler
 
     from bench.e2e import kinds, settle
+    from ops.localstack import wait_for
     from worker.domain.transfer import TransferRecord
     from worker.handlers.deps import build_deps
     from worker.handlers.transfers import run_transfer
-    from worker.localstack import wait_for
     from worker.settings import Settings
 
     sb, setup = stack.sandbox, stack.setup

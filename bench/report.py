@@ -36,7 +36,7 @@ def _version(command: list[str]) -> str:
 def machine() -> dict[str, Any]:
     import psutil
 
-    from worker.embedded_redis import redis_server_binary
+    from ops.embedded_redis import redis_server_binary
 
     model = next(
         (
@@ -489,7 +489,7 @@ def _e2e_section(details: dict[str, Any]) -> list[str]:
         "",
         "## End to end",
         "",
-        f"`worker/localstack.py`'s stack: embedded redis-server, the sandbox served over HTTP (in the "
+        f"`ops/localstack.py`'s stack: embedded redis-server, the sandbox served over HTTP (in the "
         f"benchmark's process, keeping connections alive as Twilio does), the receiver under gunicorn "
         f"(2 workers), one Celery node with {e2e['worker_processes']} worker processes; the webhooks "
         "are subscribed by the service's own `chat-transfer setup` code, so the service receives the "

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 import redis
 
 from bench.common import say
+from ops.embedded_redis import EmbeddedRedis
 from sandbox import Sandbox
 from worker.adapters.conversation_store import ConversationStore
 from worker.adapters.transfer_store import TransferStore
 from worker.domain.model import ConversationState, TransferInfo
 from worker.domain.transfer import TransferRecord, TransferStatus
-from worker.embedded_redis import EmbeddedRedis
 from worker.handlers.deps import build_deps
 from worker.handlers.reconcile import reconcile
 from worker.settings import Settings

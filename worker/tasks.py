@@ -18,6 +18,7 @@ import redis
 from celery import Task
 from celery.exceptions import Reject
 
+from worker.adapters.dead_letters import DeadLetters
 from worker.adapters.http_client import TwilioTransient
 from worker.adapters.task_queue import (
     CONVERSATIONS_EVENT,
@@ -33,7 +34,6 @@ from worker.handlers.reconcile import reconcile as run_reconcile
 from worker.handlers.tracking import handle_conversation_event, handle_taskrouter_event, handle_track_task
 from worker.handlers.transfers import InviteTaskNotYetVisible
 from worker.handlers.transfers import run_transfer as run_transfer_handler
-from worker.operator import DeadLetters
 from worker.settings import load_settings_or_exit
 
 log = logging.getLogger("chat_transfer.tasks")

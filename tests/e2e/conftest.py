@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from worker.localstack import LocalStack
+from ops.localstack import LocalStack
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,10 @@ import pytest
 import requests
 from twilio.rest import Client
 
+from ops.localstack import LocalStack, wait_for
 from tests.support.settings import sid
 from tests.support.signing import twilio_signature
 from worker.adapters.http_client import RoutedHttpClient
-from worker.localstack import LocalStack, wait_for
 
 pytestmark = pytest.mark.e2e
 

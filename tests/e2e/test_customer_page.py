@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from ops.demo_web import CustomerPageServer, DemoChat, agent_names
 from sandbox import Sandbox
 from tests.support.settings import make_settings
 from worker.adapters.twilio_gateway import TwilioGateway
-from worker.demo_web import CustomerPageServer, DemoChat, agent_names
 from worker.domain.notices import notice_attributes, notice_text
 
 try:
@@ -219,7 +219,7 @@ def test_demo_web_serves_the_demos_chats_to_the_page(page: Page, tmp_path: Path)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "REDIS_", "CELERY_"))}
     env["PYTHONUNBUFFERED"] = "1"
     demo = subprocess.Popen(
-        [sys.executable, "-m", "worker.cli", "demo", "--web", "--web-port", "0"],
+        [sys.executable, "-m", "ops.cli", "demo", "--web", "--web-port", "0"],
         cwd=tmp_path,
         env={**env, "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE,

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from worker.localstack import LocalStack, wait_for
+from ops.localstack import LocalStack, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -23,7 +23,7 @@ def stack() -> Iterator[LocalStack]:
 
 def cli(stack: LocalStack, *args: str) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "worker.cli", *args], env=stack.env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "ops.cli", *args], env=stack.env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
     return result.stdout

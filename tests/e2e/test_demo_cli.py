@@ -16,7 +16,7 @@ def test_demo_runs_with_no_settings_and_every_rule_holds(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "REDIS_", "CELERY_"))}
     out = tmp_path / "demo.json"
     result = subprocess.run(
-        [sys.executable, "-m", "worker.cli", "demo", "--json", str(out)],
+        [sys.executable, "-m", "ops.cli", "demo", "--json", str(out)],
         cwd=tmp_path,  # no .env to lean on
         env=env,
         capture_output=True,

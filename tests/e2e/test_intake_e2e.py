@@ -13,11 +13,11 @@ import pytest
 import redis
 import requests
 
+from ops.embedded_redis import EmbeddedRedis, free_port
 from tests.support.processes import ServiceProcess, start_web, start_worker, wait_for
 from tests.support.settings import ACCOUNT_SID, AUTH_TOKEN, WORKFLOW_SID, WORKSPACE_SID, sid
 from tests.support.signing import twilio_signature
 from worker.domain.model import ConversationState
-from worker.embedded_redis import EmbeddedRedis, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -111,9 +111,11 @@ def test_the_same_event_three_times_is_processed_once(stack):
     # Every delivery was queued before the sentinel; once it is handled and nothing is left on the
     # broker or in a worker's hands (kombu's `unacked` hash), a duplicate would have been counted.
     wait_for(
-        lambda: client.hget("cft:stats:events", "worker.activity.update") == "1"
-        and client.llen("events") == 0
-        and client.hlen("unacked") == 0,
+        lambda: (
+            client.hget("cft:stats:events", "worker.activity.update") == "1"
+            and client.llen("events") == 0
+            and client.hlen("unacked") == 0
+        ),
         what="sentinel handled and the broker drained",
     )
     assert client.hget("cft:stats:events", "task.updated") == "1"

@@ -9,10 +9,10 @@ import json
 import pytest
 import requests
 
+from ops.localstack import LocalStack, wait_for
 from tests.support.settings import make_settings
 from tests.support.signing import twilio_signature
 from worker.adapters.twilio_gateway import TwilioGateway
-from worker.localstack import LocalStack, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -199,7 +199,7 @@ def test_inspect_shows_an_operator_what_is_tracked_for_a_chat(stack):
 
     def inspect(*flags: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "worker.cli", "inspect", conversation, *flags],
+            [sys.executable, "-m", "ops.cli", "inspect", conversation, *flags],
             env=stack.env,
             capture_output=True,
             text=True,
@@ -219,7 +219,7 @@ def test_inspect_shows_an_operator_what_is_tracked_for_a_chat(stack):
     assert ended["state"].startswith("ended (")
     assert ended["pendingWork"] == []
     missing = subprocess.run(
-        [sys.executable, "-m", "worker.cli", "inspect", "CH" + "9" * 32],
+        [sys.executable, "-m", "ops.cli", "inspect", "CH" + "9" * 32],
         env=stack.env,
         capture_output=True,
         text=True,

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from ops.localstack import LocalStack, wait_for
 from tests.e2e.test_last_task_e2e import gateway_for
-from worker.localstack import LocalStack, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -83,7 +83,7 @@ def test_a_deleted_task_without_its_event_is_closed_too(stack):
 
 def test_two_beats_never_double_act(stack):
     """A second beat fires the same schedule; the Redis lock lets one run act at a time."""
-    from worker.localstack import start_beat
+    from ops.localstack import start_beat
 
     second = start_beat(stack.env)
     try:

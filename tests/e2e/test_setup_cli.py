@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from twilio.rest import Client
 
+from ops.setup_account import CONVERSATIONS_EVENTS, TASKROUTER_EVENTS, run_setup
 from sandbox import Sandbox
 from worker.adapters.http_client import RoutedHttpClient
 from worker.domain.transfer_workflow import transfer_workflow_configuration
 from worker.settings import Settings
-from worker.setup_account import CONVERSATIONS_EVENTS, TASKROUTER_EVENTS, run_setup
 
 pytestmark = pytest.mark.e2e
 
@@ -54,7 +54,7 @@ def client(sb: Sandbox) -> Client:
 def cli_setup(
     sb: Sandbox, cwd: Path, *args: str, unset: tuple[str, ...] = (), **extra_env: str
 ) -> subprocess.CompletedProcess[str]:
-    """`python -m worker.cli setup ARGS` in `cwd`, with the sandbox's account in its environment."""
+    """`python -m ops.cli setup ARGS` in `cwd`, with the sandbox's account in its environment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "PUBLIC_BASE_URL"))}
     env.update(
         TWILIO_API_BASE_URL=sb.base_url,
@@ -66,7 +66,7 @@ def cli_setup(
     for name in unset:
         env.pop(name)
     return subprocess.run(
-        [sys.executable, "-m", "worker.cli", "setup", *args],
+        [sys.executable, "-m", "ops.cli", "setup", *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -315,7 +315,7 @@ def test_dry_run_without_a_workflow_shows_the_whole_configuration(account: Sandb
 
 
 def _closed_port_url() -> str:
-    from worker.embedded_redis import free_port
+    from ops.embedded_redis import free_port
 
     return f"http://127.0.0.1:{free_port()}/svc/"
 

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from ops.localstack import LocalStack, wait_for
 from tests.e2e.conftest import finish_leftover_tasks
 from tests.support.settings import sid
 from worker.adapters.twilio_gateway import TwilioGateway
 from worker.handlers.transfers import CRASH_AT_KEY
-from worker.localstack import LocalStack, wait_for
 from worker.settings import Settings
 
 pytestmark = pytest.mark.e2e

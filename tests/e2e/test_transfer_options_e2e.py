@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from ops.localstack import LocalStack, wait_for
 from tests.e2e.test_last_task_e2e import gateway_for
-from worker.localstack import LocalStack, wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -7,8 +7,8 @@ import json
 import pytest
 import requests
 
+from ops.localstack import LocalStack, wait_for
 from tests.e2e.conftest import finish_leftover_tasks
-from worker.localstack import LocalStack, wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import requests
 
-from worker.localstack import LocalStack, wait_for
+from ops.localstack import LocalStack, wait_for
 
 CLOSING_EVENTS = ("task.wrapup", "task.completed", "task.canceled", "task.deleted")
 

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from ops.localstack import LocalStack
 from tests.faults.chats import AGENTS
 from tests.faults.figures import Figures, write_doc
-from worker.localstack import LocalStack
 
 # The order of the rows in docs/reliability.md.
 ORDER = {

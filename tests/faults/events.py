@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 import requests
 from twilio.rest import Client
 
+from ops.localstack import LocalStack, wait_for
 from tests.e2e.test_last_task_e2e import gateway_for
 from tests.support.settings import sid
 from tests.support.signing import twilio_signature
 from worker.adapters.http_client import RoutedHttpClient
-from worker.localstack import LocalStack, wait_for
 
 AGENT_NAMES = ("Alice Adams", "Bob Brown")
 

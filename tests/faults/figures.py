@@ -68,7 +68,7 @@ class Figures:
 
 
 def machine() -> dict[str, Any]:
-    from worker.embedded_redis import redis_server_binary
+    from ops.embedded_redis import redis_server_binary
 
     memory = "?"
     try:

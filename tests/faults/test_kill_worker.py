@@ -15,9 +15,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from ops.localstack import LocalStack, wait_for
 from tests.faults.chats import AGENTS, ChatPlayer, deliveries_since, judge, transfer_plans, wait_settled
 from tests.faults.figures import Figures
-from worker.localstack import LocalStack, wait_for
 
 pytestmark = pytest.mark.faults
 

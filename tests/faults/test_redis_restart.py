@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 
+from ops.localstack import LocalStack, wait_for
 from tests.faults.events import (
     EventChat,
     FakeTaskRouter,
@@ -28,7 +29,6 @@ from tests.faults.events import (
     settle,
 )
 from tests.faults.figures import Figures
-from worker.localstack import LocalStack, wait_for
 
 pytestmark = pytest.mark.faults
 

@@ -11,7 +11,7 @@ import pytest
 from tests.faults.chats import ChatPlayer, injected, judge, transfer_plans, wait_settled
 from tests.faults.figures import Figures
 from tests.faults.test_webhook_faults import fill
-from worker.operator import DEAD_LETTERS_KEY
+from worker.adapters.dead_letters import DEAD_LETTERS_KEY
 
 pytestmark = pytest.mark.faults
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from ops.localstack import LocalStack
 from tests.faults.chats import (
     CLOSING_EVENTS,
     ChatPlayer,
@@ -21,7 +22,6 @@ from tests.faults.chats import (
     wait_settled,
 )
 from tests.faults.figures import Figures
-from worker.localstack import LocalStack
 
 pytestmark = pytest.mark.faults
 

@@ -13,6 +13,7 @@ import pytest
 import redis
 from celery import Celery
 
+from ops.embedded_redis import EmbeddedRedis, free_port
 from webhooks.intake import EventIntake, Outcome
 from worker.adapters.intake_dedupe import IntakeDedupe
 from worker.adapters.task_queue import (
@@ -23,7 +24,6 @@ from worker.adapters.task_queue import (
     summary,
 )
 from worker.domain.errors import ServiceUnavailable
-from worker.embedded_redis import EmbeddedRedis, free_port
 
 EVENT = {"fields": {"EventType": "task.created", "Sid": "EV" + "1" * 32, "TaskSid": "WT" + "2" * 32}}
 

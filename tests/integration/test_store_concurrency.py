@@ -25,10 +25,10 @@ from typing import Any
 
 import redis
 
+from ops.embedded_redis import EmbeddedRedis
 from tests.support.settings import sid
 from worker.adapters.conversation_store import ConversationStore
 from worker.domain.model import CLOSED, CloseReason, ConversationState, OutboxKind
-from worker.embedded_redis import EmbeddedRedis
 
 CHATS = 200
 PROCESSES = 4

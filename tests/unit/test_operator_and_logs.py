@@ -7,10 +7,12 @@ import logging
 
 import fakeredis
 
+from ops.chat_report import render_chat
 from tests.support.settings import sid
+from worker.adapters.dead_letters import DeadLetters
+from worker.domain.chat_view import describe_chat
 from worker.domain.model import CloseReason, ConversationState
 from worker.logs import JsonFormatter, redact
-from worker.operator import DeadLetters, describe_chat, render_chat
 
 
 def test_inspect_explains_an_open_chat_and_an_ended_one():

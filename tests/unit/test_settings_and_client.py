@@ -95,7 +95,7 @@ def test_a_missing_setting_stops_the_process_with_one_line_naming_it(tmp_path, m
     )
     del env[missing]
     result = subprocess.run(
-        [sys.executable, "-m", "worker.cli", "worker"],
+        [sys.executable, "-m", "ops.cli", "worker"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

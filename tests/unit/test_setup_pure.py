@@ -7,13 +7,13 @@ import stat
 
 import pytest
 
+from ops.setup_account import SetupError, public_endpoints, update_env_text, write_env_file
 from worker.domain.transfer_workflow import (
     WorkflowConfigError,
     configuration_diff,
     expression_string,
     transfer_workflow_configuration,
 )
-from worker.setup_account import SetupError, public_endpoints, update_env_text, write_env_file
 
 WS = "WS" + "1" * 32
 

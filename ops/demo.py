@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 
-from worker.localstack import LocalStack, wait_for
+from ops.localstack import LocalStack, wait_for
 
 TIMEOUT = 30.0
 
@@ -301,7 +301,7 @@ def run_demo(json_path: str | None = None, web_port: int | None = None) -> int:
                     handle.write(text)
         print(f"done in {time.monotonic() - started:.1f}s", flush=True)
         if web_port is not None:
-            from worker.demo_web import serve_demo_page
+            from ops.demo_web import serve_demo_page
 
             serve_demo_page(demo, port=web_port)
     return 0 if ok else 1

@@ -1,7 +1,7 @@
 """`chat-transfer demo --web`: the customer's side of the demo's chats, in a browser.
 
 A tiny demo-only HTTP server (not the production receiver): it serves the reference page
-`worker/static/customer-chat.html` and, as JSON, the messages of the demo's conversations read
+`ops/static/customer-chat.html` and, as JSON, the messages of the demo's conversations read
 from the sandbox — the same messages, with the same attributes, a customer's chat app gets from
 Conversations. The page renders the service's notices as notices, not as chat lines.
 

@@ -68,7 +68,7 @@ def _interrupt_on_sigterm() -> None:
 
 def _up_on_sandbox(ns: argparse.Namespace) -> int:
     """No Twilio account configured: run everything against the built-in sandbox."""
-    from worker.localstack import LocalStack
+    from ops.localstack import LocalStack
 
     _interrupt_on_sigterm()
     print("chat-transfer up: no TWILIO_ACCOUNT_SID, so the service runs against the built-in Twilio sandbox")
@@ -96,7 +96,7 @@ def _up_on_sandbox(ns: argparse.Namespace) -> int:
 
 def cmd_up(ns: argparse.Namespace) -> int:
     """Web + worker + beat as child processes; an embedded Redis when REDIS_URL is unset."""
-    from worker.embedded_redis import EmbeddedRedis
+    from ops.embedded_redis import EmbeddedRedis
 
     if not _twilio_account_configured():
         return _up_on_sandbox(ns)
@@ -109,7 +109,7 @@ def cmd_up(ns: argparse.Namespace) -> int:
         print(f"chat-transfer up: no REDIS_URL; embedded Redis at {embedded.url}", flush=True)
     os.environ.update(env)
     load_settings_or_exit()
-    exe = [sys.executable, "-m", "worker.cli"]
+    exe = [sys.executable, "-m", "ops.cli"]
     children = [
         subprocess.Popen([*exe, "web", "--host", ns.host, "--port", str(ns.port)], env=env),
         subprocess.Popen([*exe, "worker"], env=env),
@@ -143,8 +143,8 @@ def _redis_client():
 
 
 def cmd_inspect(ns: argparse.Namespace) -> int:
+    from ops.chat_report import inspect_chat, render_chat
     from worker.adapters.conversation_store import ConversationStore
-    from worker.operator import inspect_chat, render_chat
 
     settings = load_settings_or_exit()
     view = inspect_chat(
@@ -155,8 +155,8 @@ def cmd_inspect(ns: argparse.Namespace) -> int:
 
 
 def cmd_dead_letters(ns: argparse.Namespace) -> int:
+    from worker.adapters.dead_letters import DeadLetters
     from worker.celery_app import app
-    from worker.operator import DeadLetters
 
     letters = DeadLetters(_redis_client())
     if ns.action == "list":
@@ -176,13 +176,13 @@ def cmd_dead_letters(ns: argparse.Namespace) -> int:
 
 
 def cmd_demo(ns: argparse.Namespace) -> int:
-    from worker.demo import run_demo
+    from ops.demo import run_demo
 
     return run_demo(ns.json, web_port=ns.web_port if ns.web else None)
 
 
 def cmd_setup(ns: argparse.Namespace) -> int:
-    from worker.setup_account import main as setup_main
+    from ops.setup_account import main as setup_main
 
     return setup_main(ns)
 

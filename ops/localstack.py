@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import redis
 import requests
 
-from worker.embedded_redis import EmbeddedRedis, free_port
+from ops.embedded_redis import EmbeddedRedis, free_port
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[1]
@@ -127,7 +127,7 @@ def start_web(
     env: dict[str, str], *, workers: int = 2, port: int | None = None
 ) -> tuple[ServiceProcess, str]:
     port = port or free_port()
-    args = [sys.executable, "-m", "worker.cli", "web", "--host", "127.0.0.1", "--port", str(port)]
+    args = [sys.executable, "-m", "ops.cli", "web", "--host", "127.0.0.1", "--port", str(port)]
     args += ["--workers", str(workers)]
     web = ServiceProcess("web", args, env)
     base = f"http://127.0.0.1:{port}"

@@ -44,17 +44,18 @@ CHROMIUM_ARGS = [
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "docs" / "customer-chat.png"
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        not os.access(CHROMIUM, os.X_OK),
-        reason=f"no {CHROMIUM}: Debian's browser (apt-get install -y chromium)",
-    ),
-    pytest.mark.skipif(
-        sync_playwright is None,
-        reason="Playwright's Python package is not installed (pip install playwright)",
-    ),
-]
+# In CI (CI=true, set by .ci/run) a missing browser is a failure, never a silent skip.
+BROWSER_MISSING = (
+    f"no {CHROMIUM}: Debian's browser (apt-get install -y chromium)"
+    if not os.access(CHROMIUM, os.X_OK)
+    else "Playwright's Python package is not installed (pip install playwright)"
+    if sync_playwright is None
+    else None
+)
+if BROWSER_MISSING and os.environ.get("CI", "").lower() == "true":
+    raise RuntimeError(f"CI=true and the browser tests cannot run: {BROWSER_MISSING}")
+
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(BROWSER_MISSING is not None, reason=BROWSER_MISSING or "")]
 
 
 @pytest.fixture(scope="module")

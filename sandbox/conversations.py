@@ -140,9 +140,25 @@ class Origin:
     reason: str = "API"  # onConversationStateUpdated Reason: API, TIMER, EVENT
 
 
+@dataclass(frozen=True)
+class ConversationsEvent:
+    """Something happened in a conversation (`event_type`: onConversationAdded, onMessageAdded...),
+    `fields` being the event's own webhook fields, made by `origin`. The post-event webhook
+    subscribes to these (and Event Streams may). ``minimal``: the webhook carries no
+    Source/ClientIdentity (onConversationStateUpdated)."""
+
+    event_type: str
+    conversation: Conversation
+    fields: dict[str, str]
+    origin: Origin
+    minimal: bool = False
+
+
 class Conversations:
     def __init__(self, core: Core) -> None:
         self.core = core
+        core.register(self)
+        core.subscribe(ConversationsEvent, self._post_event_webhook)
         self.services: dict[str, Service] = {}
         self.conversations: dict[str, Conversation] = {}
         self.global_webhooks = WebhookConfig()
@@ -537,16 +553,22 @@ class Conversations:
         return fields
 
     def _fire(self, conv: Conversation, event_type: str, fields: dict, origin: Origin, minimal=False) -> None:
+        self.core.publish(ConversationsEvent(event_type, conv, fields, origin, minimal))
+
+    def _post_event_webhook(self, event: ConversationsEvent) -> None:
+        """Sent for a change the origin fires for, to the service's or the global target, when
+        its Filters name the event."""
+        conv, origin = event.conversation, event.origin
         if not origin.fire:
             return
         target = self.webhook_target(conv)
-        if target is None or event_type not in target.filters:
+        if target is None or event.event_type not in target.filters:
             return
-        payload = self._common_fields(conv, event_type, origin)
-        if minimal:  # onConversationStateUpdated carries no Source/ClientIdentity
+        payload = self._common_fields(conv, event.event_type, origin)
+        if event.minimal:  # onConversationStateUpdated carries no Source/ClientIdentity
             payload.pop("Source", None)
             payload.pop("ClientIdentity", None)
-        payload.update(fields)
+        payload.update(event.fields)
         self.core.deliver("conversations", target.post_webhook_url, payload, target.method)
 
 
@@ -657,7 +679,7 @@ def service_json(cv: Conversations, svc: Service) -> dict:
 
 # ------------------------------------------------------------ REST handlers
 def _cv(req: Req) -> Conversations:
-    return req.sandbox.conversations
+    return req.core.product(Conversations)
 
 
 def _origin(req: Req) -> Origin:

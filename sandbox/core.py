@@ -1,4 +1,12 @@
-"""Shared state of one sandbox: the lock, the clock, SID generation, the account."""
+"""The shared state of one sandbox: the lock, the clock, SID generation, the account, the
+webhook outlet, the products and the bus their domain events travel on.
+
+Every product module (TaskRouter, Conversations, Flex...) depends on this one and this one on
+none of them: a product registers itself (`register`), REST handlers find it by its class
+(`product`), and products tell each other what happened by publishing messages (`publish`)
+that others subscribe to by class (`subscribe`) instead of calling each other. Delivery is
+synchronous, under the sandbox lock, in the order of subscription.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +14,13 @@ import json
 import random
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from .clock import Clock
 from .errors import bad_request
+
+M = TypeVar("M")
+P = TypeVar("P")
 
 
 class Core:
@@ -20,10 +31,13 @@ class Core:
         self.clock = clock
         self.account_sid = account_sid
         self.auth_token = auth_token
+        self.api_keys: dict[str, str] = {}  # SK... -> secret, accepted besides the auth token
         self._sid_rng = random.Random(seed)
         self._seq = 0
-        # set by the Sandbox: deliver(kind, url, params, method, token=None) queues a webhook
+        # set by the Sandbox: deliver(kind, url, params, method) queues a webhook
         self.deliver: Callable[..., None] = lambda *a, **k: None
+        self._products: dict[type, object] = {}
+        self._subscribers: list[tuple[type, Callable[[Any], None]]] = []
 
     def sid(self, prefix: str) -> str:
         return prefix + f"{self._sid_rng.getrandbits(128):032x}"
@@ -38,6 +52,27 @@ class Core:
     def notify(self) -> None:
         with self.changed:
             self.changed.notify_all()
+
+    # ------------------------------------------------------------- products
+    def register(self, product: object) -> None:
+        """Make `product` findable by its class (one instance per class)."""
+        self._products[type(product)] = product
+
+    def product(self, cls: type[P]) -> P:
+        found = self._products.get(cls)
+        if found is None:
+            raise LookupError(f"no {cls.__name__} in this sandbox")
+        return found  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ bus
+    def subscribe(self, message_type: type[M], handler: Callable[[M], None]) -> None:
+        """Call `handler(message)` for every published message that is a `message_type`."""
+        self._subscribers.append((message_type, handler))
+
+    def publish(self, message: object) -> None:
+        for message_type, handler in list(self._subscribers):
+            if isinstance(message, message_type):
+                handler(message)
 
 
 def parse_json_param(value: str | None, name: str, default: Any = None) -> Any:

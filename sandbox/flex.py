@@ -30,17 +30,14 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .clock import iso_ms
-from .conversations import Origin
+from .conversations import Conversations, Origin
 from .core import Core, parse_json_param
 from .errors import TwilioError, bad_request, not_found
 from .rest import Req, ok, paginate, route
-
-if TYPE_CHECKING:
-    from .sandbox import Sandbox
-    from .taskrouter import Task, Workspace
+from .taskrouter import ReservationAccepted, Task, TaskChange, TaskCompleted, TaskRouter, TaskWrappedUp
 
 FX = "https://flex-api.twilio.com/v1"
 
@@ -110,14 +107,19 @@ def worker_identity(worker_attributes: str, friendly_name: str) -> str:
 
 
 class Flex:
-    def __init__(self, core: Core, sandbox: Sandbox) -> None:
+    def __init__(self, core: Core, taskrouter: TaskRouter, conversations: Conversations) -> None:
         self.core = core
-        self.sandbox = sandbox
+        self.taskrouter = taskrouter
+        self.conversations = conversations
         self.interactions: dict[str, Interaction] = {}
         self.channels: dict[str, InteractionChannel] = {}
         self.tokens: dict[str, Token] = {}
         self.flags = OrchestrationFlags()
         self.flex_instance_sid = core.sid("GO")
+        core.register(self)
+        core.subscribe(ReservationAccepted, self._on_accepted)
+        core.subscribe(TaskWrappedUp, self._on_task_ended)
+        core.subscribe(TaskCompleted, self._on_task_ended)
 
     # --------------------------------------------------------------- tokens
     def register_token(
@@ -131,7 +133,7 @@ class Flex:
     ) -> str:
         token = token or "eyJ" + secrets.token_urlsafe(48)
         if identity is None and worker_sid:
-            _, worker = self.sandbox.find_worker(worker_sid)
+            _, worker = self.taskrouter.find_worker(worker_sid)
             identity = worker_identity(worker.attributes, worker.friendly_name)
         self.tokens[token] = Token(
             token=token,
@@ -194,7 +196,7 @@ class Flex:
         if not isinstance(channel, dict) or "type" not in channel:
             raise bad_request("Channel must be a JSON object with a type")
         props = (channel.get("properties") or {}) if isinstance(channel.get("properties"), dict) else {}
-        cv = self.sandbox.conversations
+        cv = self.conversations
         conv_sid = props.get("media_channel_sid")
         if conv_sid:
             conv = cv.get(conv_sid)
@@ -228,7 +230,7 @@ class Flex:
         if not isinstance(routing, dict) or not isinstance(routing.get("properties"), dict):
             raise bad_request("Routing must be a JSON object with a properties object")
         props = routing["properties"]
-        tr = self.sandbox.taskrouter
+        tr = self.taskrouter
         ws = tr.ws(props.get("workspace_sid") or "")
         attrs = props.get("attributes") or {}
         if isinstance(attrs, str):
@@ -261,7 +263,7 @@ class Flex:
         return task
 
     def _task_properties(self, task: Task) -> dict:
-        tr = self.sandbox.taskrouter
+        tr = self.taskrouter
         ws = tr.ws(task.workspace_sid)
         ch = ws.channels.get(task.task_channel_sid)
         wf = ws.workflows.get(task.workflow_sid or "")
@@ -305,7 +307,7 @@ class Flex:
         routing_status = routing.get("status") if isinstance(routing, dict) else None
         if status == "inactive" and routing_status != "closed":
             raise bad_request("Routing status closed is required when the channel status is inactive")
-        tr = self.sandbox.taskrouter
+        tr = self.taskrouter
         for task_sid in ch.task_sids:
             try:
                 ws, task = tr.find_task(task_sid)
@@ -319,7 +321,7 @@ class Flex:
             elif task.assignment_status == "assigned":
                 tr.wrapup(ws, task, "Interaction channel closed")
         ch.status = status
-        cv = self.sandbox.conversations
+        cv = self.conversations
         conv = cv.conversations.get(ch.conversation_sid)
         if conv is not None and conv.state != "closed":
             cv.update(conv, state="closed" if status == "closed" else "inactive", origin=Origin(fire=True))
@@ -327,7 +329,7 @@ class Flex:
     def update_participant(self, ch: InteractionChannel, part: InteractionParticipant, status: str) -> None:
         if part.type != "agent":
             raise bad_request("Only an agent participant's status can be updated")
-        tr = self.sandbox.taskrouter
+        tr = self.taskrouter
         task_sid = (part.routing_properties or {}).get("task_sid")
         if task_sid:
             try:
@@ -344,49 +346,63 @@ class Flex:
             self._leave_conversation(ch.conversation_sid, part.identity)
 
     # ---------------------------------------------------------- orchestration
-    def on_taskrouter(self, event_type: str, ws: Workspace, task: Task, worker, res) -> None:
+    def _on_accepted(self, change: ReservationAccepted) -> None:
+        """The agent who accepts a task naming a conversation joins it (and the interaction)."""
+        task, worker, res = change.task, change.worker, change.reservation
+        attrs = task.attrs
+        conv_sid = attrs.get("conversationSid") or attrs.get("channelSid")
+        if not conv_sid or worker is None or not self.flags.add_agent_on_accept:
+            return
+        identity = worker_identity(worker.attributes, worker.friendly_name)
+        cv = self.conversations
+        conv = cv.conversations.get(conv_sid)
+        if (
+            conv is not None
+            and conv.state != "closed"
+            and not any(p.identity == identity for p in conv.participants.values())
+        ):
+            member = json.dumps({"member_type": "agent", "worker_sid": worker.sid})
+            cv.add_participant(conv, identity=identity, attributes=member, origin=Origin(fire=True))
+        ch = self.channels.get(attrs.get("flexInteractionChannelSid") or "")
+        if ch is not None:
+            props = {
+                "task_sid": task.sid,
+                "worker_sid": worker.sid,
+                "reservation_sid": res.sid if res else None,
+            }
+            part = InteractionParticipant(self.core.sid("UT"), "agent", props, identity)
+            ch.participants[part.sid] = part
+
+    def _on_task_ended(self, change: TaskChange) -> None:
+        """The agent whose task wraps up (or completes) leaves its conversation, unless another
+        assigned task of theirs is on it."""
+        task, worker, ws = change.task, change.worker, change.workspace
         attrs = task.attrs
         conv_sid = attrs.get("conversationSid") or attrs.get("channelSid")
         if not conv_sid or worker is None:
             return
-        if event_type == "reservation.accepted" and self.flags.add_agent_on_accept:
-            identity = worker_identity(worker.attributes, worker.friendly_name)
-            cv = self.sandbox.conversations
-            conv = cv.conversations.get(conv_sid)
-            if (
-                conv is not None
-                and conv.state != "closed"
-                and not any(p.identity == identity for p in conv.participants.values())
-            ):
-                member = json.dumps({"member_type": "agent", "worker_sid": worker.sid})
-                cv.add_participant(conv, identity=identity, attributes=member, origin=Origin(fire=True))
-            ch = self.channels.get(attrs.get("flexInteractionChannelSid") or "")
-            if ch is not None:
-                props = {
-                    "task_sid": task.sid,
-                    "worker_sid": worker.sid,
-                    "reservation_sid": res.sid if res else None,
-                }
-                part = InteractionParticipant(self.core.sid("UT"), "agent", props, identity)
-                ch.participants[part.sid] = part
-        elif (event_type == "task.wrapup" and self.flags.remove_agent_on_wrapup) or (
-            event_type == "task.completed" and self.flags.remove_agent_on_complete
-        ):
-            others = [
-                t
-                for t in ws.tasks.values()
-                if t.sid != task.sid
-                and t.worker_sid == worker.sid
-                and t.assignment_status == "assigned"
-                and (t.attrs.get("conversationSid") or t.attrs.get("channelSid")) == conv_sid
-            ]
-            if not others:
-                self._leave_conversation(conv_sid, worker_identity(worker.attributes, worker.friendly_name))
+        wanted = (
+            self.flags.remove_agent_on_wrapup
+            if isinstance(change, TaskWrappedUp)
+            else self.flags.remove_agent_on_complete
+        )
+        if not wanted:
+            return
+        others = [
+            t
+            for t in ws.tasks.values()
+            if t.sid != task.sid
+            and t.worker_sid == worker.sid
+            and t.assignment_status == "assigned"
+            and (t.attrs.get("conversationSid") or t.attrs.get("channelSid")) == conv_sid
+        ]
+        if not others:
+            self._leave_conversation(conv_sid, worker_identity(worker.attributes, worker.friendly_name))
 
     def _leave_conversation(self, conv_sid: str, identity: str | None) -> None:
         if not identity:
             return
-        cv = self.sandbox.conversations
+        cv = self.conversations
         conv = cv.conversations.get(conv_sid)
         if conv is None or conv.state == "closed":
             return
@@ -450,7 +466,7 @@ def participant_json(ch: InteractionChannel, p: InteractionParticipant) -> dict:
 
 # ------------------------------------------------------------ REST handlers
 def _fx(req: Req) -> Flex:
-    return req.sandbox.flex
+    return req.core.product(Flex)
 
 
 CH = "/v1/Interactions/{InteractionSid}/Channels"
@@ -533,12 +549,12 @@ def participant(req: Req):
     return ok(participant_json(ch, part))
 
 
-def validate_token_request(sandbox: Sandbox, account_sid: str, body: Any) -> tuple[int, dict]:
+def validate_token_request(flex: Flex, own_account_sid: str, account_sid: str, body: Any) -> tuple[int, dict]:
     """POST iam /v1/Accounts/{AC}/Tokens/validate (not in the OpenAPI descriptions)."""
-    if account_sid != sandbox.account_sid:
+    if account_sid != own_account_sid:
         raise TwilioError(
             404, 20404, f"The requested resource /v1/Accounts/{account_sid}/Tokens/validate was not found"
         )
     if not isinstance(body, dict) or not isinstance(body.get("token"), str):
         raise bad_request('The body must be JSON {"token": "..."}')
-    return 200, sandbox.flex.validate(body["token"])
+    return 200, flex.validate(body["token"])

@@ -5,20 +5,19 @@ A handler is registered for an OpenAPI path template and method::
     @route("taskrouter", "/v1/Workspaces/{WorkspaceSid}/Tasks", "POST")
     def create_task(req: Req) -> Answer: ...
 
-and answers ``(status, body, headers)``; errors are raised as `TwilioError`.
+and answers ``(status, body, headers)``; errors are raised as `TwilioError`. A handler reaches
+its product through the shared state: ``req.core.product(TaskRouter)``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
+from .core import Core
 from .errors import bad_request
-
-if TYPE_CHECKING:
-    from .sandbox import Sandbox
 
 Answer = tuple[int, Any, dict[str, str]]
 HANDLERS: dict[tuple[str, str, str], Callable[[Req], Answer]] = {}
@@ -35,7 +34,7 @@ def route(product: str, template: str, *methods: str):
 
 @dataclass
 class Req:
-    sandbox: Sandbox
+    core: Core
     method: str
     product: str
     path: str

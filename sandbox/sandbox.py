@@ -18,7 +18,7 @@ from typing import Any
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from .app import RequestRecord, Violation, make_app
+from .app import Site, make_app
 from .clock import Clock
 from .conversations import Conversations, Origin, conversation_json, message_json, participant_json
 from .core import Core
@@ -26,6 +26,7 @@ from .delivery import Deliverer, Delivery
 from .errors import TwilioError
 from .faults import Faults
 from .flex import Flex, worker_identity
+from .journal import Journal, RequestRecord
 from .taskrouter import TaskRouter, Worker, Workspace, event_json, reservation_json, task_json, worker_json
 
 
@@ -152,18 +153,18 @@ class Sandbox:
         self.core.deliver = self._deliver
         self.taskrouter = TaskRouter(self.core, release_capacity_on_wrapup=release_capacity_on_wrapup)
         self.conversations = Conversations(self.core)
-        self.flex = Flex(self.core, self)
+        self.flex = Flex(self.core, self.taskrouter, self.conversations)
         if not flex_orchestration:
             self.flex.flags.add_agent_on_accept = False
             self.flex.flags.remove_agent_on_wrapup = False
             self.flex.flags.remove_agent_on_complete = False
-        self.taskrouter.listeners.append(self.flex.on_taskrouter)
-        self.api_keys: dict[str, str] = {}
-        self.requests: list[RequestRecord] = []
-        self.violations: list[Violation] = []
-        self.unmodelled: list[Violation] = []
-        self.errors: list[dict] = []
-        self.app = make_app(self)
+        self.api_keys = self.core.api_keys
+        self.journal = Journal()
+        self.requests = self.journal.requests
+        self.violations = self.journal.violations
+        self.unmodelled = self.journal.unmodelled
+        self.errors = self.journal.errors
+        self.app = make_app(Site(self.core, self.journal, self.faults, self.deliverer, lambda: self.base_url))
         self.tick_interval = tick_interval
         self._server = None
         self._threads: list[threading.Thread] = []
@@ -603,10 +604,7 @@ class Sandbox:
 
     # ---------------------------------------------------------------- agents
     def find_worker(self, worker_sid: str) -> tuple[Workspace, Worker]:
-        for ws in self.taskrouter.workspaces.values():
-            if worker_sid in ws.workers:
-                return ws, ws.workers[worker_sid]
-        raise LookupError(f"no worker {worker_sid}")
+        return self.taskrouter.find_worker(worker_sid)
 
     def worker_sid(self, name: str) -> str:
         with self.core.lock:

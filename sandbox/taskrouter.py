@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -241,6 +240,47 @@ class Workspace:
     events: list[Event] = field(default_factory=list)
 
 
+# ------------------------------------------------------------ bus messages
+@dataclass(frozen=True)
+class EventPublished:
+    """A TaskRouter Event was recorded in its workspace; `fields` are the event callback's form
+    fields. The event callback subscribes to these (and Event Streams may)."""
+
+    workspace: Workspace
+    event: Event
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class TaskChange:
+    """A task moved on in its lifecycle; published after TaskRouter's own events for it."""
+
+    workspace: Workspace
+    task: Task
+    worker: Worker | None
+    reservation: Reservation | None
+
+
+class ReservationAccepted(TaskChange):
+    pass
+
+
+class TaskWrappedUp(TaskChange):
+    pass
+
+
+class TaskCompleted(TaskChange):
+    pass
+
+
+class TaskCanceled(TaskChange):
+    pass
+
+
+class TaskDeleted(TaskChange):
+    pass
+
+
 def parsed_attributes(holder: Worker | Task) -> dict:
     """A worker's or task's attributes, parsed once per value of `attributes` (routing reads them
     for every pending task, worker and queue on every pass): read them, never change them."""
@@ -336,12 +376,12 @@ class TaskRouter:
         self.core = core
         self.workspaces: dict[str, Workspace] = {}
         self.release_capacity_on_wrapup = release_capacity_on_wrapup
-        # listener(event_type, ws, task, worker, reservation) after each event (the Flex layer)
-        self.listeners: list[Callable[..., None]] = []
         self._dispatching = False
         self._redispatch = False
         self._held: list | None = None  # events held back while a new task is first routed
         self._routing_tokens: dict[str, tuple[tuple, dict[str, tuple]]] = {}  # see _routing_state
+        core.register(self)
+        core.subscribe(EventPublished, self._event_callback)
 
     # ------------------------------------------------------------- lookups
     def ws(self, sid: str) -> Workspace:
@@ -362,6 +402,12 @@ class TaskRouter:
             if task_sid in ws.tasks:
                 return ws, ws.tasks[task_sid]
         raise not_found(f"Task {task_sid} not found")
+
+    def find_worker(self, worker_sid: str) -> tuple[Workspace, Worker]:
+        for ws in self.workspaces.values():
+            if worker_sid in ws.workers:
+                return ws, ws.workers[worker_sid]
+        raise LookupError(f"no worker {worker_sid}")
 
     def channel_by_name(self, ws: Workspace, name_or_sid: str) -> TaskChannel:
         for ch in ws.channels.values():
@@ -1115,7 +1161,7 @@ class TaskRouter:
         q = ws.queues.get(task.task_queue_sid or "")
         if q and q.assignment_activity_sid:
             self.set_worker_activity(ws, worker, q.assignment_activity_sid)
-        self._notify_listeners("reservation.accepted", ws, task, worker, res)
+        self.core.publish(ReservationAccepted(ws, task, worker, res))
         self.dispatch(ws)
 
     def reject(self, ws: Workspace, res: Reservation, activity_sid: str | None = None) -> None:
@@ -1164,7 +1210,7 @@ class TaskRouter:
             self._set_res(res, "wrapping")
             self._res_event(ws, res, "reservation.wrapup", "wrapped up")
         self._emit(ws, "task.wrapup", "task", task.sid, f"Task {task.sid} wrapping up", task=task)
-        self._notify_listeners("task.wrapup", ws, task, ws.workers.get(task.worker_sid or ""), res)
+        self.core.publish(TaskWrappedUp(ws, task, ws.workers.get(task.worker_sid or ""), res))
         self.dispatch(ws)
 
     def complete(self, ws: Workspace, task: Task, reason: str | None = None) -> None:
@@ -1191,7 +1237,7 @@ class TaskRouter:
             task=task,
             extra={"TaskCompletedReason": task.reason or ""},
         )
-        self._notify_listeners("task.completed", ws, task, ws.workers.get(task.worker_sid or ""), res)
+        self.core.publish(TaskCompleted(ws, task, ws.workers.get(task.worker_sid or ""), res))
         self.dispatch(ws)
 
     def cancel(self, ws: Workspace, task: Task, reason: str | None = None) -> None:
@@ -1223,7 +1269,7 @@ class TaskRouter:
             task=task,
             extra={"TaskCanceledReason": reason or ""},
         )
-        self._notify_listeners("task.canceled", ws, task, None, None)
+        self.core.publish(TaskCanceled(ws, task, None, None))
         self.dispatch(ws)
 
     def delete_task(self, ws: Workspace, task: Task) -> None:
@@ -1236,7 +1282,7 @@ class TaskRouter:
         del ws.tasks[task.sid]
         for sid in task.reservation_sids:
             ws.reservations.pop(sid, None)
-        self._notify_listeners("task.deleted", ws, task, None, None)
+        self.core.publish(TaskDeleted(ws, task, None, None))
         self.dispatch(ws)
 
     def update_task(
@@ -1343,10 +1389,6 @@ class TaskRouter:
         return min(times) if times else None
 
     # --------------------------------------------------------------- events
-    def _notify_listeners(self, event_type: str, ws, task, worker, res) -> None:
-        for listener in self.listeners:
-            listener(event_type, ws, task, worker, res)
-
     def task_fields(self, ws: Workspace, task: Task) -> dict[str, str]:
         now = self.core.now()
         ch = ws.channels.get(task.task_channel_sid)
@@ -1451,8 +1493,13 @@ class TaskRouter:
 
     def _publish(self, ws: Workspace, event: Event, fields: dict[str, str]) -> None:
         ws.events.append(event)
-        if ws.event_callback_url and self._wanted(ws, event.event_type):
-            self.core.deliver("taskrouter", ws.event_callback_url, fields, "POST")
+        self.core.publish(EventPublished(ws, event, fields))
+
+    def _event_callback(self, published: EventPublished) -> None:
+        """The workspace's EventCallbackUrl hears the events its EventsFilter lets through."""
+        ws = published.workspace
+        if ws.event_callback_url and self._wanted(ws, published.event.event_type):
+            self.core.deliver("taskrouter", ws.event_callback_url, published.fields, "POST")
 
     @staticmethod
     def _wanted(ws: Workspace, event_type: str) -> bool:
@@ -1738,7 +1785,7 @@ def _refuse_if_in_use(ws: Workspace, field_name: str, sid: str, what: str) -> No
 
 
 def _tr(req: Req) -> TaskRouter:
-    return req.sandbox.taskrouter
+    return req.core.product(TaskRouter)
 
 
 def _ws(req: Req, key: str = "WorkspaceSid") -> Workspace:

@@ -6,7 +6,9 @@ in the ``TWILIO_API_BASE_URL`` layout: what the ``twilio`` library would send to
 (products ``taskrouter``, ``conversations``, ``flex-api``, ``iam``).  Answers have the
 shapes of Twilio's OpenAPI descriptions (vendored beside this file); every request is
 checked against them.  Which behaviours are modelled, and which are not, is tabled in
-``sandbox/README.md``.
+``sandbox/README.md``, with the layout: the products (``taskrouter/``, ``conversations/``,
+``flex/``) depend on one shared state object (``core.Core``: lock, clock, SIDs, account, the
+products and the bus their messages travel on) and tell each other what happened through it.
 
 In-process (tests, the demo)::
 
@@ -88,6 +90,7 @@ from .cli import cli_main, serve
 from .clock import Clock
 from .errors import TwilioError
 from .faults import FaultConfig
-from .sandbox import Chat, FlexSetup, Sandbox
+from .sandbox import Sandbox
+from .seeding import Chat, FlexSetup
 
 __all__ = ["Chat", "Clock", "FaultConfig", "FlexSetup", "Sandbox", "TwilioError", "cli_main", "serve"]

@@ -5,7 +5,8 @@ Every product module (TaskRouter, Conversations, Flex...) depends on this one an
 none of them: a product registers itself (`register`), REST handlers find it by its class
 (`product`), and products tell each other what happened by publishing messages (`publish`)
 that others subscribe to by class (`subscribe`) instead of calling each other. Delivery is
-synchronous, under the sandbox lock, in the order of subscription.
+synchronous, under the sandbox lock, in the order of subscription. Timers are a message too:
+`Tick`, published by the sandbox's background timer and by ``Sandbox.advance``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import random
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .clock import Clock
@@ -21,6 +23,13 @@ from .errors import bad_request
 
 M = TypeVar("M")
 P = TypeVar("P")
+
+
+@dataclass(frozen=True)
+class Tick:
+    """The sandbox's timer: products subscribe to fire what is due by `now` (timeouts, TTLs...)."""
+
+    now: float
 
 
 class Core:

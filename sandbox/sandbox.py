@@ -5,125 +5,32 @@ happened.  See the package docstring for the tour.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import random
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
-
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from .app import Site, make_app
 from .clock import Clock
-from .conversations import Conversations, Origin, conversation_json, message_json, participant_json
-from .core import Core
+from .conversations import (
+    POST_EVENTS,
+    Conversations,
+    Origin,
+    conversation_json,
+    message_json,
+    participant_json,
+)
+from .core import Core, Tick
 from .delivery import Deliverer, Delivery
 from .errors import TwilioError
 from .faults import Faults
 from .flex import Flex, worker_identity
 from .journal import Journal, RequestRecord
+from .seeding import Chat, FlexSetup, flex_template_workflows, flex_worker_attributes
+from .server import close_http_server, make_http_server
 from .taskrouter import TaskRouter, Worker, Workspace, event_json, reservation_json, task_json, worker_json
-
-
-class _Handler(WSGIRequestHandler):
-    """Keeps a client's connection open between requests (HTTP/1.1 keep-alive), as Twilio's API
-    does: a client's pooled connection is used again instead of a new TCP connection per call.
-    (Werkzeug's own handler closes every connection, because a WSGI app may leave part of a
-    request body unread; this one reads each body whole before the app runs.) The sandbox's
-    answers are small and built whole, so each is sent with its Content-Length."""
-
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def log_request(self, *args, **kwargs) -> None:  # the sandbox records requests itself
-        pass
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.open_connections.add(self.connection)  # type: ignore[attr-defined]
-
-    def finish(self) -> None:
-        self.server.open_connections.discard(self.connection)  # type: ignore[attr-defined]
-        super().finish()
-
-    def run_wsgi(self) -> None:
-        if self.headers.get("Expect", "").lower().strip() == "100-continue":
-            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        environ = self.make_environ()
-        if environ.get("wsgi.input_terminated"):  # chunked: read to its last chunk
-            body = environ["wsgi.input"].read()
-        else:
-            body = self.rfile.read(int(environ.get("CONTENT_LENGTH") or 0))
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ["CONTENT_LENGTH"] = str(len(body))
-        environ.pop("wsgi.input_terminated", None)
-        started: list = []
-        chunks: list[bytes] = []
-
-        def start_response(status: str, headers: list, exc_info: object = None):  # type: ignore[no-untyped-def]
-            started[:] = [status, headers]
-            return chunks.append
-
-        try:
-            result = self.server.app(environ, start_response)  # type: ignore[attr-defined]
-            try:
-                chunks.extend(result)
-            finally:
-                if hasattr(result, "close"):
-                    result.close()
-            status, headers = started
-        except Exception as error:  # a sandbox bug below Flask: answer 500 and close
-            self.close_connection = True
-            self.server.log("error", f"Error on request: {error!r}")  # type: ignore[attr-defined]
-            status, headers, chunks = "500 INTERNAL SERVER ERROR", [], []
-        code_text, _, reason = status.partition(" ")
-        code = int(code_text)
-        self.send_response(code, reason)
-        for name, value in headers:
-            if name.lower() not in ("content-length", "transfer-encoding", "connection"):
-                self.send_header(name, value)
-        payload = b"".join(chunks)
-        if not (100 <= code < 200 or code in (204, 304)):
-            self.send_header("Content-Length", str(len(payload)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if payload and self.command != "HEAD":
-            self.wfile.write(payload)
-
-
-@dataclass
-class FlexSetup:
-    """The SIDs of a seeded Flex workspace (see `Sandbox.seed_flex`)."""
-
-    workspace_sid: str
-    assign_to_anyone_workflow_sid: str
-    chat_transfer_workflow_sid: str
-    chat_service_sid: str
-    queues: dict[str, str] = field(default_factory=dict)  # friendly name -> WQ
-    workers: dict[str, str] = field(default_factory=dict)  # name -> WK
-    identities: dict[str, str] = field(default_factory=dict)  # name -> chat identity
-    tokens: dict[str, str] = field(default_factory=dict)  # name -> Flex token
-    activities: dict[str, str] = field(default_factory=dict)  # friendly name -> WA
-    channels: dict[str, str] = field(default_factory=dict)  # unique name -> TC
-
-
-@dataclass
-class Chat:
-    """A customer chat started with `Sandbox.start_chat`."""
-
-    conversation_sid: str
-    task_sid: str
-    customer: str
-    customer_participant_sid: str
-    workspace_sid: str
-    interaction_sid: str | None = None
-    interaction_channel_sid: str | None = None
 
 
 class Sandbox:
@@ -182,8 +89,7 @@ class Sandbox:
         """Serve on host:port (0: a free port) in background threads; returns the base URL."""
         if self._running:
             return self.base_url
-        self._server = make_server(host, port, self.app, threaded=True, request_handler=_Handler)
-        self._server.open_connections = set()  # type: ignore[attr-defined]  # kept alive; closed by stop()
+        self._server = make_http_server(host, port, self.app)
         self.host, self.port = host, self._server.server_port
         self._running = True
         self.deliverer.start()
@@ -203,11 +109,7 @@ class Sandbox:
         if not self._running:
             return
         self._running = False
-        self._server.shutdown()
-        self._server.server_close()
-        for connection in list(self._server.open_connections):  # type: ignore[attr-defined]
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
+        close_http_server(self._server)
         self.deliverer.stop()
         for t in self._threads:
             t.join(timeout=5)
@@ -240,8 +142,7 @@ class Sandbox:
     def tick(self) -> None:
         """Fire every timer that is due (reservation and target timeouts, task TTLs, conversation timers)."""
         with self.core.lock:
-            self.taskrouter.tick()
-            self.conversations.tick()
+            self.core.publish(Tick(self.core.now()))
         self.core.notify()
 
     def advance(self, seconds: float) -> None:
@@ -332,17 +233,7 @@ class Sandbox:
         workspace_sid: str | None = None,
     ) -> str:
         """A Flex worker (contact_uri client:<name>) with a Flex token registered for it."""
-        attrs = {
-            "contact_uri": f"client:{name}",
-            "full_name": full_name if full_name is not None else name.title(),
-            "email": f"{name}@example.com",
-            "image_url": "",
-            "roles": list(roles),
-            "routing": {"skills": list(skills), "levels": {}},
-        }
-        if public_identity is not None:
-            attrs["public_identity"] = public_identity
-        attrs.update(attributes or {})
+        attrs = flex_worker_attributes(name, full_name, public_identity, skills, roles, attributes)
         with self.core.lock:
             ws = self._workspace(workspace_sid)
             tr = self.taskrouter
@@ -383,40 +274,7 @@ class Sandbox:
             for qname, expr in (queues or {}).items():
                 if qname != "Everyone":
                     qs[qname] = tr.create_queue(ws, qname, expr).sid
-            anyone = {
-                "task_routing": {
-                    "filters": [
-                        {
-                            "filter_friendly_name": "Everyone",
-                            "expression": "1==1",
-                            "targets": [{"queue": qs["Everyone"]}],
-                        }
-                    ],
-                    "default_filter": {"queue": qs["Everyone"]},
-                }
-            }
-            known = {"queue": qs["Everyone"], "known_worker_sid": "task.transferTargetSid"}
-            if transfer_target_timeout is not None:
-                known["timeout"] = transfer_target_timeout
-            filters = [
-                {
-                    "filter_friendly_name": "Assign to Worker",
-                    "expression": "transferTargetType == 'worker'",
-                    "targets": [known],
-                }
-            ]
-            for qname, qsid in qs.items():
-                target = {"queue": qsid, "expression": "worker.contact_uri != task.ignoreWorkerContactUri"}
-                if transfer_target_timeout is not None:
-                    target["timeout"] = transfer_target_timeout
-                filters.append(
-                    {
-                        "filter_friendly_name": f"Assign To Queue - {qname}",
-                        "expression": f"transferQueueName == '{qname}'",
-                        "targets": [target],
-                    }
-                )
-            transfer = {"task_routing": {"filters": filters, "default_filter": {"queue": qs["Everyone"]}}}
+            anyone, transfer = flex_template_workflows(qs, transfer_target_timeout)
             wf_anyone = tr.create_workflow(ws, "Assign to Anyone", json.dumps(anyone), reservation_timeout)
             wf_transfer = tr.create_workflow(ws, "Chat Transfer", json.dumps(transfer), reservation_timeout)
             setup = FlexSetup(
@@ -456,8 +314,6 @@ class Sandbox:
         service_sid: str | None = None,
     ) -> None:
         """Point the post-event webhook at `url` (global, or for one service)."""
-        from .conversations import POST_EVENTS
-
         with self.core.lock:
             cfg = (
                 self.conversations.service(service_sid).webhooks

@@ -3,7 +3,7 @@ object made of its parts (`Resources`, `Routing`, `Lifecycle`, `Events`)."""
 
 from __future__ import annotations
 
-from ..core import Core
+from ..core import Core, Tick
 from .callback import EventCallback
 from .events import Events
 from .lifecycle import Lifecycle
@@ -25,3 +25,4 @@ class TaskRouter(Resources, Routing, Lifecycle, Events):
         self._routing_tokens: dict[str, tuple[tuple, dict[str, tuple]]] = {}  # see _routing_state
         core.register(self)
         self.event_callback = EventCallback(core)
+        core.subscribe(Tick, lambda _tick: self.tick())

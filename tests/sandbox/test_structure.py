@@ -117,3 +117,44 @@ def test_no_import_cycle_in_the_sandbox():
     cycle = find_cycle(graph)
     if cycle:
         pytest.fail("import cycle in the sandbox: " + " -> ".join(cycle))
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for nxt in graph.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def _in(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def test_the_shared_state_depends_on_no_product():
+    graph = import_graph()
+    products = (
+        "sandbox.taskrouter",
+        "sandbox.conversations",
+        "sandbox.flex",
+        "sandbox.app",
+        "sandbox.sandbox",
+    )
+    for base in ("sandbox.core", "sandbox.rest"):
+        assert not {m for m in reachable(graph, base) if any(_in(m, p) for p in products)}, base
+
+
+def test_taskrouter_and_conversations_meet_only_on_the_bus():
+    """Neither imports the other (nor Flex, built on both): what one does that another reacts to
+    is a message on the shared state's bus."""
+    graph = import_graph()
+    for product, others in (
+        ("sandbox.taskrouter", ("sandbox.conversations", "sandbox.flex")),
+        ("sandbox.conversations", ("sandbox.taskrouter", "sandbox.flex")),
+    ):
+        for module in (m for m in graph if _in(m, product)):
+            reached = {m for m in reachable(graph, module) if any(_in(m, o) for o in others)}
+            assert not reached, f"{module} reaches {sorted(reached)}"

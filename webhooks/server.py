@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import sys
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -60,6 +61,25 @@ def serve(
     load_app: Callable[[], Any] | None = None,
 ) -> None:
     options = gunicorn_options(settings, host, port, workers)
-    if options["workers"] > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="chat-transfer-metrics-")
+    share_metrics_between_workers()
     _Gunicorn(options, load_app).run()
+
+
+def share_metrics_between_workers() -> str:
+    """Point prometheus_client at a directory every gunicorn worker writes its counters to, so that
+    whichever worker answers `GET /metrics` reports what all of them counted.
+
+    prometheus_client chooses between in-memory and shared counters once, when it is first
+    imported; imported earlier in this process (the master, whose modules every worker inherits),
+    each worker would count in its own memory and `/metrics` would show nothing. That is refused
+    here, loudly, rather than served as empty counters.
+    """
+    values = sys.modules.get("prometheus_client.values")
+    if values is not None and values.ValueClass is values.MutexValue:
+        raise RuntimeError(
+            "prometheus_client was imported before PROMETHEUS_MULTIPROC_DIR was set: the receiver's "
+            "counters would stay in each worker's memory; import the app only inside the workers"
+        )
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="chat-transfer-metrics-")
+    return os.environ["PROMETHEUS_MULTIPROC_DIR"]

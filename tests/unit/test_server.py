@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
+import sys
 
 from tests.support.settings import make_settings
 from webhooks.server import _Gunicorn, gunicorn_options
@@ -25,3 +28,34 @@ def test_loading_the_app_freezes_what_was_loaded_out_of_full_collections():
         assert gc.get_freeze_count() > 0  # the app's objects are in the permanent generation
     finally:
         gc.unfreeze()
+
+
+def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    return subprocess.run(
+        [sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_the_web_command_imports_no_metrics_before_it_shares_them():
+    """What `chat-transfer web` imports before `serve()` must leave prometheus_client unimported:
+    it picks in-memory counters for good when imported with no PROMETHEUS_MULTIPROC_DIR."""
+    result = _python(
+        "import sys, ops.cli, webhooks, webhooks.server\n"
+        "from webhooks.server import share_metrics_between_workers\n"
+        "assert 'prometheus_client' not in sys.modules, 'imported too early'\n"
+        "print(share_metrics_between_workers())\n"
+        "from prometheus_client import values\n"
+        "assert values.ValueClass is not values.MutexValue\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert os.path.isdir(result.stdout.strip())
+
+
+def test_serving_refuses_metrics_imported_too_early():
+    result = _python(
+        "import webhooks.metrics\nfrom webhooks.server import share_metrics_between_workers\n"
+        "share_metrics_between_workers()\n"
+    )
+    assert result.returncode != 0
+    assert "prometheus_client was imported before PROMETHEUS_MULTIPROC_DIR was set" in result.stderr

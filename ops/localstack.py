@@ -199,6 +199,8 @@ class LocalStack:
             "TWILIO_API_BASE_URL": self.sandbox.base_url or "",
             "REDIS_URL": self.redis_url or "",
             "RECONCILE_INTERVAL_SECONDS": "5",
+            # Tests and the demo poll GET /transfers/<id> every few milliseconds from one address.
+            "BROWSER_RATE_LIMIT": "100000/minute",
             **self.settings,
         }
 

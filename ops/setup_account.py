@@ -93,6 +93,9 @@ class SetupSettings(BaseSettings):
     twilio_flex_chat_transfer_workflow_sid: str | None = None
     twilio_api_base_url: str | None = None
     twilio_http_timeout_seconds: float = Field(default=10.0, gt=0)
+    # The service's TRANSFER_TIMEOUT_SECONDS: each target of the workflow waits as long as a
+    # transfer task may (the task's own Timeout is the same), not until TaskRouter's default day.
+    transfer_timeout_seconds: int = Field(default=120, gt=0, le=14 * 24 * 3600)
 
     @model_validator(mode="before")
     @classmethod
@@ -286,7 +289,9 @@ class AccountSetup:
     def ensure_workflow(self, workspace_sid: str, report: Report, *, dry_run: bool) -> None:
         queues = self.queues(workspace_sid)
         try:
-            wanted = transfer_workflow_configuration(queues)
+            wanted = transfer_workflow_configuration(
+                queues, target_timeout=self.settings.transfer_timeout_seconds
+            )
         except WorkflowConfigError as error:
             raise SetupError(str(error)) from error
         names = ", ".join(name for name, _ in queues)

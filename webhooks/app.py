@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import redis
 from flask import Flask, Response
 from flask_cors import CORS
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from webhooks.browser import CORS_HEADERS, CORS_PATHS
+from webhooks.browser_guard import SLOTS_ENV, BrowserGuard, BrowserSlots
+from webhooks.chats import bp as chats_bp
 from webhooks.intake import EventIntake
 from webhooks.routes import bp, json_error
 from webhooks.signature import SignatureCheck
@@ -62,10 +67,17 @@ def create_app(
     app.extensions["chat_transfer.transfers"] = TransferStore(redis_client)
     app.extensions["chat_transfer.gateway"] = gateway or TwilioGateway(settings)
     app.extensions["chat_transfer.tokens"] = FlexTokenValidator(settings, redis_client)
+    app.extensions["chat_transfer.browser_guard"] = BrowserGuard(
+        redis_client, settings.browser_rate_limit, BrowserSlots(os.environ.get(SLOTS_ENV))
+    )
     app.register_blueprint(bp)
     app.register_blueprint(transfers_bp)
+    app.register_blueprint(chats_bp)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
-    CORS(app, resources={r"/transfers*": {"origins": origins}})
+    browser = {"origins": origins, "allow_headers": CORS_HEADERS, "max_age": 600}
+    CORS(app, resources=dict.fromkeys(CORS_PATHS, browser))
+    if settings.trusted_proxy_count:  # the browser's address, for its rate limit
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count)  # type: ignore[method-assign]
     _register_error_handlers(app)
     return app
 

@@ -36,10 +36,12 @@ def json_error(status: int, error: str, field: str | None = None, **extra: objec
     return response
 
 
-def reject(endpoint: str, status: int, reason: str, error: str, field: str | None = None) -> Response:
+def reject(
+    endpoint: str, status: int, reason: str, error: str, field: str | None = None, **extra: object
+) -> Response:
     REJECTIONS.labels(endpoint, reason).inc()
     REQUESTS.labels(endpoint, str(status)).inc()
-    return json_error(status, error, field)
+    return json_error(status, error, field, **extra)
 
 
 def receive_signed_event(

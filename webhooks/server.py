@@ -12,6 +12,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from webhooks.browser_guard import SLOTS_ENV, make_slots
 from worker.settings import Settings
 
 
@@ -62,7 +63,15 @@ def serve(
 ) -> None:
     options = gunicorn_options(settings, host, port, workers)
     share_metrics_between_workers()
+    slots = browser_slots(settings, options["workers"])
+    os.environ[SLOTS_ENV] = make_slots(tempfile.mkdtemp(prefix="chat-transfer-browser-"), slots)
     _Gunicorn(options, load_app).run()
+
+
+def browser_slots(settings: Settings, workers: int) -> int:
+    """How many of the workers may be busy with browser requests at once (webhooks/browser_guard.py):
+    BROWSER_CONCURRENCY, else half of them, at least one."""
+    return settings.browser_concurrency or max(1, workers // 2)
 
 
 def share_metrics_between_workers() -> str:

@@ -6,24 +6,24 @@ import time
 import uuid
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
-from webhooks.routes import json_error, reject, signature_check
+from webhooks.browser import Conflict, Missing, authenticate, browser_endpoint, ext, worker_on_task
+from webhooks.routes import reject, signature_check
 from webhooks.validation import check_sid
-from worker.adapters.conversation_store import ConversationStore
-from worker.adapters.flex_tokens import FlexTokenValidator
 from worker.adapters.http_client import TwilioTransient
-from worker.adapters.task_queue import RUN_TRANSFER, TRACK_TASK, TaskQueue
-from worker.adapters.transfer_store import TransferStore
+from worker.adapters.task_queue import RUN_TRANSFER, TRACK_TASK
+from worker.adapters.transfer_store import Opened, TransferStore
 from worker.adapters.twilio_gateway import NotFound, TwilioGateway, TwilioRejected
 from worker.domain.errors import InvalidInput, ServiceUnavailable
-from worker.domain.transfer import TransferRecord, parse_transfer_request
+from worker.domain.transfer import TransferRecord, TransferStatus, parse_transfer_request
+from worker.domain.transfer_policy import Requester, TransferPolicy
+from worker.settings import Settings
 
 bp = Blueprint("transfers", __name__)
 
 
-def _ext(name: str) -> Any:
-    return current_app.extensions[f"chat_transfer.{name}"]
+IDEMPOTENCY_KEY_MAX = 255
 
 
 def _body() -> dict[str, Any]:
@@ -35,41 +35,50 @@ def _body() -> dict[str, Any]:
     return request.form.to_dict(flat=True)
 
 
-def _worker_on_task(task_sid: str) -> str | None:
-    """Who holds the task: what we track, else TaskRouter's accepted reservation."""
-    store: ConversationStore = _ext("store")
-    conversation_sid = store.conversation_of_task(task_sid)
-    state = store.load(conversation_sid) if conversation_sid else None
-    if state is not None:
-        member = next((m for m in state.members if m.task_sid == task_sid and m.state == "joined"), None)
-        if member is not None:
-            return member.worker_sid
-    gateway: TwilioGateway = _ext("gateway")
-    return gateway.accepted_worker_of(task_sid)
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not key.strip() or len(key) > IDEMPOTENCY_KEY_MAX or not key.isprintable():
+        raise InvalidInput(
+            "Idempotency-Key", f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} characters"
+        )
+    return key
+
+
+def _policy() -> TransferPolicy:
+    settings: Settings = ext("settings")
+    return TransferPolicy(
+        timeout_seconds=settings.transfer_timeout_seconds,
+        priority_max=settings.transfer_priority_max,
+        workflow_sids=settings.allowed_workflow_sids,
+    )
+
+
+def _accepted(transfer_id: str) -> Response:
+    response = jsonify({"transferId": transfer_id, "status": TransferStatus.PENDING})
+    response.status_code = 202
+    response.headers["Location"] = f"/transfers/{transfer_id}"
+    return response
 
 
 @bp.post("/transfers")
+@browser_endpoint("transfers")
 def create_transfer() -> Response:
-    try:
-        transfer = parse_transfer_request(_body())
-    except InvalidInput as error:
-        return reject("transfers", 400, "invalid", error.message, error.field)
-    validator: FlexTokenValidator = _ext("tokens")
-    try:
-        identity = validator.validate(transfer.token)
-        if identity is None:
-            return reject("transfers", 403, "token", "the Flex token is not valid")
-        holder = None if identity.is_supervisor else _worker_on_task(transfer.task_sid)
-    except NotFound:
-        return reject("transfers", 404, "unknown_task", f"unknown task {transfer.task_sid}", "taskSid")
-    except (ServiceUnavailable, TwilioTransient):
-        return reject("transfers", 503, "unavailable", "Twilio could not be reached; retry")
-    except TwilioRejected as error:
-        return reject("transfers", 502, "twilio", f"Twilio refused the check: {error}")
-    if not identity.is_supervisor and (holder is None or holder != identity.worker_sid):
-        return reject(
-            "transfers", 403, "not_on_task", "only the agent on the task, or a supervisor, can transfer it"
-        )
+    """One transfer being set up per task (rule 10): a second request is answered 409 with the
+    pending transfer, or, with the same `Idempotency-Key` as an earlier one, that one's 202."""
+    body = _body()
+    transfer = parse_transfer_request(body)
+    key = _idempotency_key()
+    identity = authenticate(transfer.token)
+    holder: str | None = None
+    if not identity.is_supervisor or transfer.target_type == "worker":
+        try:
+            holder = worker_on_task(transfer.task_sid)
+        except NotFound:
+            raise Missing(f"unknown task {transfer.task_sid}", "taskSid") from None
+    requester = Requester(identity.worker_sid, identity.is_supervisor)
+    timeout = _policy().admit(transfer, requester, holder)
 
     record = TransferRecord(
         id=uuid.uuid4().hex,
@@ -79,35 +88,38 @@ def create_transfer() -> Response:
         requested_by=identity.worker_sid or identity.identity or "supervisor",
         created_at=time.time(),
         priority=transfer.priority,
-        timeout=transfer.timeout,
+        timeout=timeout,
         workflow_sid=transfer.workflow_sid,
     )
-    store: TransferStore = _ext("transfers")
-    queue: TaskQueue = _ext("queue")
+    store: TransferStore = ext("transfers")
+    opened = store.open(record, key)
+    if opened.outcome is Opened.SAME:
+        return _accepted(opened.transfer_id)
+    if opened.outcome is Opened.PENDING:
+        raise Conflict(
+            "another transfer of this task is being set up", "taskSid", transferId=opened.transfer_id
+        )
+    if opened.outcome is Opened.KEY_REUSED:
+        raise Conflict(
+            "this Idempotency-Key was sent with another request", "Idempotency-Key",
+            transferId=opened.transfer_id,
+        )  # fmt: skip
     try:
-        store.create(record)
-        queue.enqueue(RUN_TRANSFER, {"transferId": record.id})
-    except ServiceUnavailable:
-        return reject("transfers", 503, "unavailable", "temporarily unable to queue the transfer; retry")
-    except Exception as error:  # redis errors from the store
-        current_app.logger.warning("transfer not queued: %s", error)
-        return reject("transfers", 503, "unavailable", "temporarily unable to queue the transfer; retry")
-    response = jsonify({"transferId": record.id, "status": record.status})
-    response.status_code = 202
-    response.headers["Location"] = f"/transfers/{record.id}"
-    return response
+        ext("queue").enqueue(RUN_TRANSFER, {"transferId": record.id})
+    except Exception as error:
+        store.withdraw(record, key)
+        raise ServiceUnavailable(f"transfer not queued: {error}") from error
+    return _accepted(record.id)
 
 
 @bp.get("/transfers/<transfer_id>")
+@browser_endpoint("transfer_status")
 def get_transfer(transfer_id: str) -> Response:
     if not transfer_id.isalnum() or len(transfer_id) > 64:
-        return json_error(400, "malformed transfer id", "transferId")
-    try:
-        record = _ext("transfers").load(transfer_id)
-    except Exception:
-        return json_error(503, "temporarily unable to read the transfer; retry")
+        raise InvalidInput("transferId", "malformed transfer id")
+    record = ext("transfers").load(transfer_id)
     if record is None:
-        return json_error(404, "unknown transfer", "transferId")
+        raise Missing("unknown transfer", "transferId")
     return jsonify(record.public())
 
 
@@ -123,7 +135,7 @@ def studio_track_task() -> Response:
             raise InvalidInput("conversationSid", "conversationSid (or channelSid) is required")
     except InvalidInput as error:
         return reject("studio", 400, "invalid", error.message, error.field)
-    gateway: TwilioGateway = _ext("gateway")
+    gateway: TwilioGateway = ext("gateway")
     try:
         gateway.conversation_attributes(conversation_sid)
     except NotFound:
@@ -137,7 +149,7 @@ def studio_track_task() -> Response:
     except (TwilioTransient, TwilioRejected):
         return reject("studio", 503, "unavailable", "Twilio could not be reached; retry")
     try:
-        _ext("queue").enqueue(TRACK_TASK, {"taskSid": task_sid, "conversationSid": conversation_sid})
+        ext("queue").enqueue(TRACK_TASK, {"taskSid": task_sid, "conversationSid": conversation_sid})
     except ServiceUnavailable:
         return reject("studio", 503, "unavailable", "temporarily unable to queue; retry")
     return jsonify({"status": "queued", "taskSid": task_sid, "conversationSid": conversation_sid})

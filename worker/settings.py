@@ -7,6 +7,7 @@ A missing or malformed required setting stops the process with one line naming i
 
 from __future__ import annotations
 
+import re
 import sys
 from enum import StrEnum
 from functools import lru_cache
@@ -46,6 +47,8 @@ class Settings(BaseSettings):
     celery_broker_url: str | None = None
     public_base_url: str | None = None
     reconcile_interval_seconds: float = Field(default=60.0, gt=0)
+    # The transfer task's Timeout: TaskRouter's own default is a day (its maximum two weeks).
+    transfer_timeout_seconds: int = Field(default=120, gt=0, le=14 * 24 * 3600)
     twilio_api_base_url: str | None = None
 
     # Not in the contract; the service's own knobs, all with defaults.
@@ -54,6 +57,16 @@ class Settings(BaseSettings):
     conversation_ttl_after_end_seconds: int = Field(default=7 * 24 * 3600, gt=0)
     default_agent_name: str = "Agent"
     cors_origins: str = "https://flex.twilio.com"
+    # What an agent (not a supervisor) may ask of a transfer: see worker/domain/transfer_policy.py.
+    transfer_priority_max: int = Field(default=0, ge=0)
+    transfer_workflow_sids: str = ""  # comma-separated WW sids, besides the transfer workflow
+    # The browser-facing endpoints (/transfers, /tasks/…, /chats/…), which share gunicorn's workers
+    # with Twilio's webhooks: see webhooks/browser_guard.py.
+    browser_rate_limit: str = "600/minute"  # per client address, shared by every receiver process
+    browser_concurrency: int = Field(default=0, ge=0)  # workers busy with them at once; 0: half
+    trusted_proxy_count: int = Field(default=0, ge=0)  # proxies whose X-Forwarded-For names the client
+    flex_token_timeout_seconds: float = Field(default=3.0, gt=0)  # the IAM check's HTTP timeout
+    flex_token_invalid_cache_seconds: int = Field(default=60, ge=0)  # a refused token is not re-asked
     transfer_strategy: TransferStrategy = TransferStrategy.AUTO
     transfer_routing_target_mode: bool = False
     janitor_compat: bool = False
@@ -79,6 +92,31 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("transfer_workflow_sids")
+    @classmethod
+    def _workflow_sids(cls, value: str) -> str:
+        for sid in filter(None, (part.strip() for part in value.split(","))):
+            if not re.match(_sid_pattern("WW"), sid):
+                raise ValueError(f"{sid!r} is not a WW sid")
+        return value
+
+    @field_validator("browser_rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as error:
+            raise ValueError(f"{value!r} is not a rate limit such as '120/minute': {error}") from None
+        return value
+
+    @property
+    def allowed_workflow_sids(self) -> frozenset[str]:
+        """The workflows an agent may name: the transfer workflow and TRANSFER_WORKFLOW_SIDS."""
+        listed = {part.strip() for part in self.transfer_workflow_sids.split(",") if part.strip()}
+        return frozenset({self.twilio_flex_chat_transfer_workflow_sid, *listed})
 
     @property
     def broker_url(self) -> str:

@@ -210,7 +210,7 @@ def test_create_workflow_builds_it_from_the_queues_then_updates_it_in_place(
     assert (
         workflow.sid == report.workflow_sid == env_values(env_file)["TWILIO_FLEX_CHAT_TRANSFER_WORKFLOW_SID"]
     )
-    assert json.loads(workflow.configuration) == transfer_workflow_configuration(queues)
+    assert json.loads(workflow.configuration) == transfer_workflow_configuration(queues, target_timeout=120)
 
     # Run again: nothing to change, and nothing is written to Twilio.
     before = posts(sb)
@@ -224,11 +224,15 @@ def test_create_workflow_builds_it_from_the_queues_then_updates_it_in_place(
     assert (status, report.workflow_action, report.workflow_sid) == (0, "updated", workflow.sid)
     [updated] = transfer_workflows(sb, workspace)
     configuration = json.loads(updated.configuration)
-    assert configuration == transfer_workflow_configuration(queues)
+    assert configuration == transfer_workflow_configuration(queues, target_timeout=120)
     billing = configuration["task_routing"]["filters"][-1]
     assert billing["expression"] == "transferQueueName == 'Billing'"
     assert billing["targets"] == [
-        {"queue": queues["Billing"], "expression": "worker.contact_uri != task.ignoreWorkerContactUri"}
+        {
+            "queue": queues["Billing"],
+            "expression": "worker.contact_uri != task.ignoreWorkerContactUri",
+            "timeout": 120,  # TRANSFER_TIMEOUT_SECONDS: a target waits no longer than the task may
+        }
     ]
     assert '+        "expression": "transferQueueName == \'Billing\'",' in report.workflow_diff
 
@@ -263,7 +267,9 @@ def test_create_workflow_on_a_seeded_account_finds_the_same_workflow_up_to_date(
     sb: Sandbox, tmp_path: Path
 ) -> None:
     """The sandbox's seed builds the workflow the seed describes; setup's builder agrees with it."""
-    flex = sb.seed_flex(queues={"Sales": "routing.skills HAS 'sales'", "Support": "1==1"})
+    flex = sb.seed_flex(
+        queues={"Sales": "routing.skills HAS 'sales'", "Support": "1==1"}, transfer_target_timeout=120
+    )
     result = cli_setup(sb, tmp_path, "--create-workflow")
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"workflow 'Chat Transfer': up to date {flex.chat_transfer_workflow_sid}" in result.stdout
@@ -271,7 +277,7 @@ def test_create_workflow_on_a_seeded_account_finds_the_same_workflow_up_to_date(
 
 
 def test_dry_run_prints_the_diff_and_changes_nothing(sb: Sandbox, tmp_path: Path) -> None:
-    flex = sb.seed_flex(queues={"Sales": "routing.skills HAS 'sales'"})
+    flex = sb.seed_flex(queues={"Sales": "routing.skills HAS 'sales'"}, transfer_target_timeout=120)
     billing = sb.add_queue("Billing")
     env_file = tmp_path / ".env"
     env_file.write_text("REDIS_URL=redis://127.0.0.1:6379/0\n")
@@ -290,7 +296,8 @@ def test_dry_run_prints_the_diff_and_changes_nothing(sb: Sandbox, tmp_path: Path
     assert "--- Chat Transfer (current)\n+++ Chat Transfer (wanted)\n@@ " in out
     added = [line for line in out.splitlines() if line.startswith("+") and not line.startswith("+++")]
     assert '+        "expression": "transferQueueName == \'Billing\'",' in added
-    assert f'+            "queue": "{billing}"' in added
+    assert f'+            "queue": "{billing}",' in added
+    assert '+            "timeout": 120' in added
     assert not [line for line in out.splitlines() if line.startswith("-") and not line.startswith("---")]
     assert "would update" in out and "would set workspace event callback" in out
     assert f"TWILIO_FLEX_CHAT_TRANSFER_WORKFLOW_SID={flex.chat_transfer_workflow_sid}" in out

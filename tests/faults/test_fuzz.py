@@ -139,6 +139,7 @@ def receiver(figure_book) -> Iterator[Receiver]:
                 twilio_api_base_url=sb.base_url,
                 twilio_flex_workspace_sid=setup.workspace_sid,
                 twilio_flex_chat_transfer_workflow_sid=setup.chat_transfer_workflow_sid,
+                browser_rate_limit="1000000/minute",  # the fuzz is one client; its limit has its own test
             ),
             redis_client=redis,
             task_queue=queue,
@@ -327,6 +328,22 @@ def test_transfer_status_never_fails(receiver, data):
     assert response.status_code < 500, (transfer_id, response.status_code)
     if response.is_json:  # else the router's own answer (404, a redirect for "." and "..")
         receiver.call("/transfers/{transferId}", "get", path)
+
+
+@FUZZ
+@given(data=st.data())
+def test_chat_view_never_fails(receiver, data):
+    sid_like = st.sampled_from(receiver.known["conversationSid"]) | matching("^CH[0-9a-fA-F]{32}$")
+    conversation = data.draw(sid_like | st.text(min_size=1, max_size=40))
+    token = data.draw(st.none() | st.sampled_from(receiver.known["Token"]) | header_text)
+    where = data.draw(st.sampled_from(["header", "query"]))
+    path = "/chats/" + quote(conversation, safe="")
+    headers = {"X-Flex-Token": token} if token is not None and where == "header" else {}
+    query = {"Token": token} if token is not None and where == "query" else {}
+    response = receiver.client.get(path, headers=headers, query_string=query)
+    assert response.status_code < 500, (conversation, response.status_code)
+    if response.is_json:  # else the router's own answer (404, a redirect for "." and "..")
+        receiver.call("/chats/{conversationSid}", "get", path, headers=headers, query_string=query)
 
 
 @FUZZ

@@ -34,7 +34,12 @@ def test_the_description_is_valid_openapi_and_served(client):
 
 def test_every_route_is_described_and_every_description_is_a_route(client):
     rules = {
-        (rule.rule.replace("<transfer_id>", "{transferId}"), method.lower())
+        (
+            rule.rule.replace("<transfer_id>", "{transferId}").replace(
+                "<conversation_sid>", "{conversationSid}"
+            ),
+            method.lower(),
+        )
         for rule in client.application.url_map.iter_rules()
         if rule.endpoint != "static"
         for method in rule.methods - {"HEAD", "OPTIONS"}

@@ -7,8 +7,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.support.settings import make_settings
-from webhooks.server import _Gunicorn, gunicorn_options
+from webhooks.browser_guard import BrowserSlots, Busy, make_slots
+from webhooks.server import _Gunicorn, browser_slots, gunicorn_options
 
 
 def test_gunicorn_runs_sync_workers_on_the_asked_address():
@@ -59,3 +62,30 @@ def test_serving_refuses_metrics_imported_too_early():
     )
     assert result.returncode != 0
     assert "prometheus_client was imported before PROMETHEUS_MULTIPROC_DIR was set" in result.stderr
+
+
+def test_half_the_workers_at_most_serve_browser_requests_unless_configured():
+    assert [browser_slots(make_settings(), n) for n in (1, 2, 3, 8)] == [1, 1, 1, 4]
+    assert browser_slots(make_settings(browser_concurrency=3), 8) == 3
+
+
+def test_a_browser_request_finds_no_slot_while_another_process_holds_the_only_one(tmp_path):
+    """flock, so a slot is free again when the worker holding it dies (the kernel drops the lock)."""
+    slots = BrowserSlots(make_slots(tmp_path, 1))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time\n"
+         f"fd = os.open({str(tmp_path / 'slot-0')!r}, os.O_RDWR); fcntl.flock(fd, fcntl.LOCK_EX)\n"
+         "print('held', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(Busy), slots.hold():
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with slots.hold(), pytest.raises(Busy), BrowserSlots(str(tmp_path)).hold():
+        pass  # this process holds it now; another opening of the files finds none free
+    with slots.hold():
+        pass

@@ -12,7 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.support.settings import sid
-from worker.adapters.transfer_store import RECORD_TTL_SECONDS, SETTLED_RECORD_TTL_SECONDS, TransferStore
+from worker.adapters.transfer_store import (
+    RECORD_TTL_SECONDS,
+    SETTLED_RECORD_TTL_SECONDS,
+    Opened,
+    OpenResult,
+    TransferStore,
+)
 from worker.domain.transfer import PUBLIC_FIELDS, TransferRecord, TransferStatus
 
 TRANSFER_ID = "0123456789abcdef0123456789abcdef"
@@ -198,3 +204,58 @@ def test_an_unknown_record_is_none_and_never_created_by_an_update(
     assert store.load(TRANSFER_ID) is None
     assert store.update(TRANSFER_ID, lambda r: setattr(r, "attempts", 1)) == (None, None)
     assert client.keys("*") == []
+
+
+# ---- one transfer at a time per task (CONTRACT rule 10) ---------------------------------------
+
+
+def request(n: int, target: str = sid("WQ", 5)) -> TransferRecord:
+    return pending(id=f"{n:032x}", target_sid=target)
+
+
+def test_a_second_transfer_of_a_task_waits_for_the_pending_one_to_settle():
+    store = TransferStore(fakeredis.FakeRedis())
+    first = request(1)
+    assert store.open(first) == OpenResult(Opened.OPENED, first.id)
+    assert store.open(request(2)) == OpenResult(Opened.PENDING, first.id)
+    assert store.load(request(2).id) is None  # nothing written for the refused one
+    other_task = replace(request(3), task_sid=sid("WT", 9))
+    assert store.open(other_task).outcome is Opened.OPENED
+
+    def fail(record: TransferRecord) -> None:
+        record.status = TransferStatus.FAILED
+
+    store.update(first.id, fail)
+    assert not store.redis.exists(store.pending_key(first.task_sid))  # released as it settled
+    assert store.open(request(4)).outcome is Opened.OPENED
+
+
+def test_a_marker_naming_a_settled_or_expired_record_does_not_count():
+    store = TransferStore(fakeredis.FakeRedis())
+    first = request(1)
+    store.open(first)
+    store.redis.set(store.key(first.id), created().to_json())  # settled, marker left behind
+    assert store.open(request(2)).outcome is Opened.OPENED
+    store.redis.delete(store.key(request(2).id))  # expired
+    assert store.open(request(3)).outcome is Opened.OPENED
+
+
+def test_the_same_idempotency_key_gets_the_same_transfer_even_once_settled():
+    store = TransferStore(fakeredis.FakeRedis())
+    first = request(1)
+    assert store.open(first, "click-1").outcome is Opened.OPENED
+    assert store.open(request(2), "click-1") == OpenResult(Opened.SAME, first.id)
+    assert store.open(request(3), "click-2") == OpenResult(Opened.PENDING, first.id)
+    assert store.open(request(4, target=sid("WK", 7)), "click-1") == OpenResult(Opened.KEY_REUSED, first.id)
+    store.update(first.id, lambda r: setattr(r, "status", TransferStatus.CREATED))
+    assert store.open(request(5), "click-1") == OpenResult(Opened.SAME, first.id)
+    assert store.open(request(6), "click-3").outcome is Opened.OPENED
+
+
+def test_a_withdrawn_transfer_leaves_nothing_behind():
+    store = TransferStore(fakeredis.FakeRedis())
+    first = request(1)
+    store.open(first, "click-1")
+    store.withdraw(first, "click-1")
+    assert store.redis.keys("*") == []
+    assert store.open(request(2), "click-1").outcome is Opened.OPENED

@@ -65,6 +65,12 @@ def _loads(raw: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _invited_task(routing: Any) -> str | None:
+    properties = routing.get("properties") if isinstance(routing, dict) else None
+    sid = properties.get("sid") if isinstance(properties, dict) else None
+    return sid if isinstance(sid, str) and sid.startswith("WT") else None
+
+
 def _rejection(status: int, code: int | None, message: str) -> TwilioRejected | TwilioTransient:
     if status == 429 or status >= 500:
         return TwilioTransient(status, None)
@@ -247,11 +253,26 @@ class TwilioGateway:
     def _channel(self, interaction_sid: str, channel_sid: str) -> Any:
         return self.client.flex_api.v1.interaction(interaction_sid).channels(channel_sid)
 
-    def create_invite(self, interaction_sid: str, channel_sid: str, routing: dict[str, Any]) -> str:
+    def create_invite(self, interaction_sid: str, channel_sid: str, routing: dict[str, Any]) -> str | None:
+        """Invite on the channel; the sid of the task it made, from the answer's `routing.properties.sid`
+        (as the Flex template's conversation-transfer reads it), or None if the answer names none."""
         invite = _translate(
             lambda: self._channel(interaction_sid, channel_sid).invites.create(routing=routing)
         )
-        return str(invite.sid)
+        return _invited_task(invite.routing)
+
+    def invited_tasks(self, interaction_sid: str, channel_sid: str, attribute: str, value: str) -> list[str]:
+        """Tasks made by the channel's invites whose routing attributes carry `attribute` = `value`:
+        how a retried invite finds the one an earlier attempt sent before its answer was lost."""
+        invites = _translate(lambda: self._channel(interaction_sid, channel_sid).invites.list(limit=200))
+        found = []
+        for invite in invites:
+            properties = (invite.routing or {}).get("properties") or {}
+            attributes = properties.get("attributes")
+            attributes = _loads(attributes) if isinstance(attributes, str) else attributes or {}
+            if isinstance(attributes, dict) and attributes.get(attribute) == value:
+                found.append(_invited_task(invite.routing))
+        return [sid for sid in found if sid]
 
     def close_agent_participant(self, interaction_sid: str, channel_sid: str, task_sid: str) -> bool:
         """Close the agent participant working `task_sid` (a cold transfer's invite strategy)."""

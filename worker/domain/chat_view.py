@@ -55,3 +55,46 @@ def describe_chat(state: ConversationState | None, conversation_sid: str) -> dic
         "failures": state.failures,
         "interaction": state.interaction,
     }
+
+
+def closed_by(state: ConversationState) -> str | None:
+    """Who closed the chat when the service did not: "customer", "agent" or "other"; None when
+    the service ended it, it is open, or nobody recorded who. The hook for issue 15, which records
+    it on the state (`ConversationState.closed_by`); until then this is None."""
+    return getattr(state, "closed_by", None)
+
+
+def may_read(state: ConversationState, worker_sid: str | None, *, is_supervisor: bool) -> bool:
+    """`GET /chats/<CH>` is for a supervisor, or a worker who is or was offered to be in the chat."""
+    return is_supervisor or any(m.worker_sid == worker_sid for m in state.members if worker_sid)
+
+
+def chat_for_agents(state: ConversationState) -> dict[str, Any]:
+    """`GET /chats/<CH>` (API-SHAPES): what the agents' Flex plugin shows of a tracked chat."""
+    ended = state.ended == "ended" or state.customer_left
+    return {
+        "conversationSid": state.sid,
+        "tracked": True,
+        "ended": ended,
+        "endReason": state.end_reason if state.ended == "ended" else None,
+        "closedBy": closed_by(state),
+        "customerLeft": state.customer_left,
+        "tasks": [
+            {
+                "taskSid": sid,
+                "status": task.status,
+                "reason": task.reason,
+                "assigned": task.assigned,
+                "transferId": task.transfer.transfer_id if task.transfer else None,
+                "transferMode": task.transfer.mode if task.transfer else None,
+            }
+            for sid, task in state.tasks.items()
+        ],
+        "agents": [
+            {"name": m.name, "workerSid": m.worker_sid, "taskSid": m.task_sid} for m in state.agents_in_chat()
+        ],
+        "transfers": [
+            {"id": hold_id, "kind": state.holds[hold_id].kind, "openedAt": state.holds[hold_id].opened_at}
+            for hold_id in state.open_holds()
+        ],
+    }

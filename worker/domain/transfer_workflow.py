@@ -9,8 +9,9 @@ A transfer task carries `transferTargetType`, `transferTargetSid`, `transferQueu
    in it but the transferring agent (`worker.contact_uri != task.ignoreWorkerContactUri`);
 3. anything else falls to the Everyone queue.
 
-`chat-transfer setup --create-workflow` builds it from the live queue list; re-run after a queue
-is added, it yields the new rule and nothing else changes.
+`chat-transfer setup --create-workflow` builds it from the live queue list, each target timed out
+after TRANSFER_TIMEOUT_SECONDS (the transfer task's own Timeout); re-run after a queue is added, it
+yields the new rule and nothing else changes.
 """
 
 from __future__ import annotations

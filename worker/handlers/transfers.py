@@ -51,7 +51,7 @@ class TransferRefused(Exception):
 
 
 class InviteTaskNotYetVisible(Exception):
-    """The invite exists but TaskRouter does not list its task yet: retry shortly."""
+    """The invite was sent, but neither its answer nor any list names its task yet: retry shortly."""
 
 
 def _checkpoint(deps: Deps, record: TransferRecord, step: str) -> None:
@@ -310,25 +310,40 @@ def _create_by_invite(
     *,
     retry: bool,
 ) -> str:
+    """The invite's task is read from the invite's answer, not looked for in TaskRouter's listing
+    (which may not show a task created a moment ago). A retry first looks for an invite an earlier
+    attempt sent and lost the answer of, on the channel's own list of invites, then in TaskRouter."""
     interaction = interaction_in(original.attributes)
     assert interaction is not None
-    if "invite" not in record.steps and not (retry and deps.gateway.tasks_marked("transferId", record.id)):
-        properties: dict[str, Any] = {
-            "workspace_sid": deps.settings.twilio_flex_workspace_sid,
-            "workflow_sid": workflow_sid,
-            "task_channel_unique_name": original.task_channel or "chat",
-            "attributes": {**attributes, "transferId": record.id},
-        }
-        if record.priority is not None:
-            properties["priority"] = record.priority
-        if record.timeout is not None:
-            properties["timeout"] = record.timeout
-        deps.gateway.create_invite(*interaction, {"properties": properties})
-        _steps_done(deps, record, "invite")
-    found = deps.gateway.tasks_marked("transferId", record.id)
-    if not found:
+    if record.transfer_task_sid:  # the invite's answer was recorded
+        return record.transfer_task_sid
+    if retry or "invite" in record.steps:
+        found = _invited_before(deps, record, interaction)
+        if found:
+            return found
+        if "invite" in record.steps:  # sent, answered without its task: not listed yet either
+            raise InviteTaskNotYetVisible(record.id)
+    properties: dict[str, Any] = {
+        "workspace_sid": deps.settings.twilio_flex_workspace_sid,
+        "workflow_sid": workflow_sid,
+        "task_channel_unique_name": original.task_channel or "chat",
+        "attributes": {**attributes, "transferId": record.id},
+    }
+    if record.priority is not None:
+        properties["priority"] = record.priority
+    if record.timeout is not None:
+        properties["timeout"] = record.timeout
+    task_sid = deps.gateway.create_invite(*interaction, {"properties": properties})
+    _steps_done(deps, record, "invite", transfer_task_sid=task_sid)
+    if task_sid is None:
         raise InviteTaskNotYetVisible(record.id)
-    return found[0]
+    return task_sid
+
+
+def _invited_before(deps: Deps, record: TransferRecord, interaction: tuple[str, str]) -> str | None:
+    found = deps.gateway.invited_tasks(*interaction, "transferId", record.id)
+    found = found or deps.gateway.tasks_marked("transferId", record.id)
+    return found[0] if found else None
 
 
 def _write_chat_transfer_data(deps: Deps, record: TransferRecord, original: TaskSnapshot) -> None:

@@ -22,6 +22,7 @@ ORDER = {
     "fuzz-webhooks": 6,
     "fuzz-transfers": 7,
     "fuzz-openapi": 8,
+    "double-click": 9,
 }
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from bench.common import REPO, CpuWatch, say
 
-SECTIONS = ("intake", "e2e", "scale", "profiles")
+SECTIONS = ("intake", "e2e", "scale", "profiles", "browser")
 RESULTS = REPO / "bench" / "results.json"
 DETAILS = REPO / "bench" / "results-details.json"
 DOC = REPO / "docs" / "benchmarks.md"
@@ -22,7 +22,10 @@ DOC = REPO / "docs" / "benchmarks.md"
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Benchmarks of flex-chat-transfer: intake, end to end, cost, scale, profiles.",
+        description=(
+            "Benchmarks of flex-chat-transfer: intake, end to end, cost, scale, profiles, "
+            "and webhook intake under a browser flood."
+        ),
     )
     parser.add_argument("--quick", action="store_true", help="shorter runs (under three minutes)")
     parser.add_argument(
@@ -94,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import hotpath
 
         details["profiles"]["hotpath"] = hotpath.run(ns.quick)
+    if "browser" in wanted:
+        from bench import browser
+
+        section("browser", lambda: browser.run(ns.quick))
     details["seconds"] = round(time.perf_counter() - started, 1)
 
     headline = report.headline(details)

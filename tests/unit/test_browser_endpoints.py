@@ -270,3 +270,29 @@ def test_a_worker_never_in_the_chat_is_403(redis_client, queue):
         assert read_chat(make_client(redis_client, queue), "carol").status_code == 403
     finally:
         del TOKENS["carol"]
+
+
+def test_the_end_s_taskrouter_check_is_on_unless_turned_off():
+    """VERIFY_END_WITH_TASKROUTER is a safety guard (issue 12, defect 10): on by default."""
+    assert make_settings().verify_end_with_taskrouter is True
+
+
+@pytest.mark.parametrize(
+    ("token", "task", "allowed"),
+    [("alice", TASK, True), ("bob", TASK, False), ("sup", TASK, True), ("sup", sid("WT", 5), True)],
+)
+def test_one_check_of_a_token_against_a_task_for_every_endpoint_that_acts_on_one(
+    client, token, task, allowed
+):
+    """`authorize_task`: the check POST /tasks/<taskSid>/leave (issue 15) is to make; on `worker_on_task`,
+    as /transfers is."""
+    from webhooks.browser import authorize_task
+    from worker.domain.errors import Forbidden
+
+    with client.application.test_request_context():
+        if allowed:
+            holder = authorize_task(TOKENS[token], task)
+            assert holder == (ALICE if task == TASK else None)
+        else:
+            with pytest.raises(Forbidden):
+                authorize_task(TOKENS[token], task)

@@ -44,6 +44,8 @@ class Sandbox:
         clock: Clock | None = None,
         flex_orchestration: bool = True,
         release_capacity_on_wrapup: bool = False,
+        task_retention: float = 300.0,
+        max_assignment_count: int | None = 100,
         webhook_retries: dict[str, int] | None = None,
         webhook_timeout: float = 15.0,
         tick_interval: float = 0.1,
@@ -58,7 +60,12 @@ class Sandbox:
             self.auth_token, self.faults, timeout=webhook_timeout, retries=webhook_retries
         )
         self.core.deliver = self._deliver
-        self.taskrouter = TaskRouter(self.core, release_capacity_on_wrapup=release_capacity_on_wrapup)
+        self.taskrouter = TaskRouter(
+            self.core,
+            release_capacity_on_wrapup=release_capacity_on_wrapup,
+            task_retention=task_retention,
+            max_assignment_count=max_assignment_count,
+        )
         self.conversations = Conversations(self.core)
         self.flex = Flex(self.core, self.taskrouter, self.conversations)
         if not flex_orchestration:

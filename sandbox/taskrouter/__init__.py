@@ -43,6 +43,7 @@ from .events import (
     TaskChange,
     TaskCompleted,
     TaskDeleted,
+    TaskSystemDeleted,
     TaskWrappedUp,
 )
 from .model import Reservation, Task, Worker, Workspace
@@ -58,6 +59,7 @@ __all__ = [
     "TaskCompleted",
     "TaskDeleted",
     "TaskRouter",
+    "TaskSystemDeleted",
     "TaskWrappedUp",
     "Worker",
     "Workspace",

@@ -53,6 +53,10 @@ class TaskDeleted(TaskChange):
     pass
 
 
+class TaskSystemDeleted(TaskChange):
+    """TaskRouter itself deleted the task (its TTL passed while assigned or wrapping)."""
+
+
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 

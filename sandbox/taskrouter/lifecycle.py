@@ -6,8 +6,24 @@ from __future__ import annotations
 
 from ..core import Core, parse_attributes
 from ..errors import PRECONDITION_FAILED, TwilioError, bad_request
-from .events import ReservationAccepted, TaskCanceled, TaskCompleted, TaskDeleted, TaskWrappedUp
-from .model import DEFAULT_TASK_TIMEOUT, FINAL, MAX_TASK_TIMEOUT, Reservation, Task, Workspace
+from .events import (
+    ReservationAccepted,
+    TaskCanceled,
+    TaskCompleted,
+    TaskDeleted,
+    TaskSystemDeleted,
+    TaskWrappedUp,
+)
+from .model import (
+    DEFAULT_TASK_TIMEOUT,
+    FINAL,
+    MAX_ASSIGNMENTS_EXCEEDED,
+    MAX_TASK_TIMEOUT,
+    TTL_EXCEEDED,
+    Reservation,
+    Task,
+    Workspace,
+)
 
 
 class Lifecycle:
@@ -16,6 +32,8 @@ class Lifecycle:
     core: Core
     workspaces: dict[str, Workspace]
     _held: list | None
+    task_retention: float
+    max_assignment_count: int | None
 
     # ---------------------------------------------------------------- tasks
     def create_task(
@@ -145,6 +163,7 @@ class Lifecycle:
         self._res_event(ws, res, "reservation.rejected", "rejected")
         if activity_sid:
             self.set_worker_activity(ws, ws.workers[res.worker_sid], activity_sid)
+        self._cancel_at_max_assignments(ws, task)
         self.dispatch(ws)
 
     def timeout_reservation(self, ws: Workspace, res: Reservation) -> None:
@@ -157,10 +176,20 @@ class Lifecycle:
         task.date_updated = self.core.now()
         task.version += 1
         self._res_event(ws, res, "reservation.timeout", "timed out")
-        self._next_target(ws, task, timed_out=False)
+        if not self._cancel_at_max_assignments(ws, task):
+            self._next_target(ws, task, timed_out=False)
         if worker and ws.timeout_activity_sid:
             self.set_worker_activity(ws, worker, ws.timeout_activity_sid)
         self.dispatch(ws)
+
+    def _cancel_at_max_assignments(self, ws: Workspace, task: Task) -> bool:
+        """A task that went from pending to reserved Max Assignment Count times and is pending
+        again is canceled ("Lifecycle of a Task: Task state")."""
+        limit = self.max_assignment_count
+        if limit is None or len(task.reservation_sids) < limit or task.assignment_status != "pending":
+            return False
+        self._cancel(ws, task, MAX_ASSIGNMENTS_EXCEEDED)
+        return True
 
     def wrapup(self, ws: Workspace, task: Task, reason: str | None = None) -> None:
         if task.assignment_status != "assigned":
@@ -193,6 +222,7 @@ class Lifecycle:
         task.assignment_status = "completed"
         task.reason = reason if reason is not None else task.reason
         task.date_updated = now
+        task.ended_at = now
         task.version += 1
         if res:
             self._set_res(res, "completed")
@@ -227,6 +257,7 @@ class Lifecycle:
         task.assignment_status = "canceled"
         task.reason = reason
         task.date_updated = now
+        task.ended_at = now
         task.target_deadline = None
         task.version += 1
         self.emit(
@@ -242,17 +273,37 @@ class Lifecycle:
         self.dispatch(ws)
 
     def delete_task(self, ws: Workspace, task: Task) -> None:
+        """`DELETE /Tasks/{WT}`: task.deleted at once."""
         for sid in task.reservation_sids:
             res = ws.reservations[sid]
             if res.status == "pending":
                 self._set_res(res, "canceled")
                 self._res_event(ws, res, "reservation.canceled", "canceled")
         self.emit(ws, "task.deleted", "task", task.sid, f"Task {task.sid} deleted", task=task)
+        self._forget(ws, task)
+        self.core.publish(TaskDeleted(ws, task, None, None))
+        self.dispatch(ws)
+
+    def _forget(self, ws: Workspace, task: Task) -> None:
+        """The task and its reservations are gone: fetching them is 404 from now on."""
         del ws.tasks[task.sid]
         for sid in task.reservation_sids:
             ws.reservations.pop(sid, None)
-        self.core.publish(TaskDeleted(ws, task, None, None))
-        self.dispatch(ws)
+
+    def _system_delete(self, ws: Workspace, task: Task) -> None:
+        """An assigned or wrapping task past its TTL: "a task is deleted via the system, after
+        the task reaches its TTL" (task.system-deleted, TaskRouter Events reference)."""
+        worker = ws.workers.get(task.worker_sid or "")
+        self.emit(
+            ws,
+            "task.system-deleted",
+            "task",
+            task.sid,
+            f"Task {task.sid} deleted by the system: TTL reached",
+            task=task,
+        )
+        self._forget(ws, task)
+        self.core.publish(TaskSystemDeleted(ws, task, worker, None))
 
     def update_task(
         self,
@@ -335,7 +386,17 @@ class Lifecycle:
                     task.assignment_status in ("pending", "reserved")
                     and task.date_created + task.timeout <= now
                 ):
-                    self._cancel(ws, task, "Task TTL Exceeded")
+                    self._cancel(ws, task, TTL_EXCEEDED)
+                elif (
+                    task.assignment_status in ("assigned", "wrapping")
+                    and task.date_created + task.timeout <= now
+                ):
+                    self._system_delete(ws, task)
+            for task in list(ws.tasks.values()):
+                # deleted five minutes after it ended, without an event: task.deleted "does not
+                # include auto-deleted Tasks after cancellation / completion" (Events reference)
+                if task.ended_at is not None and task.ended_at + self.task_retention <= now:
+                    self._forget(ws, task)
             for task in list(ws.tasks.values()):
                 if (
                     task.assignment_status == "pending"
@@ -351,8 +412,10 @@ class Lifecycle:
         for ws in self.workspaces.values():
             times += [r.deadline for r in ws.reservations.values() if r.status == "pending" and r.deadline]
             for t in ws.tasks.values():
-                if t.assignment_status in ("pending", "reserved"):
-                    times.append(t.date_created + t.timeout)
-                    if t.target_deadline:
-                        times.append(t.target_deadline)
+                if t.ended_at is not None:
+                    times.append(t.ended_at + self.task_retention)
+                    continue
+                times.append(t.date_created + t.timeout)
+                if t.assignment_status in ("pending", "reserved") and t.target_deadline:
+                    times.append(t.target_deadline)
         return min(times) if times else None

@@ -19,6 +19,12 @@ DEFAULT_CHANNELS = [
 ]
 DEFAULT_ACTIVITIES = [("Offline", False), ("Available", True), ("Unavailable", False), ("Break", False)]
 FINAL = ("canceled", "completed")
+# "canceled is one of two terminal states ... the Task is deleted five minutes after moving into
+# this state" (Lifecycle of a Task: Task state)
+TERMINAL_TASK_RETENTION = 300.0
+TTL_EXCEEDED = "Task TTL Exceeded"
+MAX_ASSIGNMENTS_EXCEEDED = "Task TTL Exceeded or Max assignment count exceeded"
+DEFAULT_MAX_ASSIGNMENT_COUNT = 100  # Twilio's own limit is not documented
 
 
 @dataclass
@@ -163,6 +169,7 @@ class Task:
     excluded: set[str] = field(default_factory=set)
     worker_sid: str | None = None
     reservation_sids: list[str] = field(default_factory=list)
+    ended_at: float | None = None  # when it was completed or canceled (deleted 5 minutes later)
 
     @property
     def attrs(self) -> dict:

@@ -222,8 +222,10 @@ def test_ttl_cancels_a_reserved_task_and_its_reservation(sb, flex):
 def test_assigned_task_is_not_canceled_by_ttl(sb, flex):
     chat = sb.start_chat("jo", timeout=30)
     sb.accept_task(chat.task_sid)
-    sb.advance(31)
+    sb.advance(29)
     assert sb.task_status(chat.task_sid) == "assigned"
+    sb.advance(2)  # past its TTL it is deleted by the system (test_task_lifetime), never canceled
+    assert sb.events(types=["task.canceled"], task_sid=chat.task_sid) == []
 
 
 @pytest.mark.parametrize("who", ["worker", "queue"])

@@ -26,7 +26,7 @@ from .core import Core, Tick
 from .delivery import Deliverer, Delivery
 from .errors import TwilioError
 from .faults import Faults
-from .flex import Flex, worker_identity
+from .flex import AgentDesktop, Flex, Resumption, channel_json, worker_identity
 from .journal import Journal, RequestRecord
 from .seeding import Chat, FlexSetup, flex_template_workflows, flex_worker_attributes
 from .server import close_http_server, make_http_server
@@ -68,10 +68,10 @@ class Sandbox:
         )
         self.conversations = Conversations(self.core)
         self.flex = Flex(self.core, self.taskrouter, self.conversations)
+        self.desktop = AgentDesktop(self.core, self.flex)
+        self.resumption = Resumption(self.core, self.flex)
         if not flex_orchestration:
             self.flex.flags.add_agent_on_accept = False
-            self.flex.flags.remove_agent_on_wrapup = False
-            self.flex.flags.remove_agent_on_complete = False
         self.api_keys = self.core.api_keys
         self.journal = Journal()
         self.requests = self.journal.requests
@@ -541,12 +541,14 @@ class Sandbox:
         return res["sid"]
 
     def wrapup(self, task_sid: str, reason: str | None = None) -> None:
-        """The agent ends the chat for themselves: task -> wrapping (Flex removes them from the chat)."""
+        """Task -> wrapping through TaskRouter only (as a REST call would): the chat is untouched,
+        the agent stays in it. The agent's own actions are `agent_end_chat` / `agent_leave`."""
         with self.core.lock:
             ws, task = self.taskrouter.find_task(task_sid)
             self.taskrouter.wrapup(ws, task, reason)
 
     def complete(self, task_sid: str, reason: str | None = "completed") -> None:
+        """Task -> completed through TaskRouter only (the agent's Complete after wrap-up)."""
         with self.core.lock:
             ws, task = self.taskrouter.find_task(task_sid)
             self.taskrouter.complete(ws, task, reason)
@@ -555,6 +557,56 @@ class Sandbox:
         with self.core.lock:
             ws, task = self.taskrouter.find_task(task_sid)
             self.taskrouter.cancel(ws, task, reason)
+
+    def agent_end_chat(self, task_sid: str) -> None:
+        """The agent's native End chat in Flex UI 2.x: the chat ends for everybody (an interaction
+        task: its channel is closed — tasks not yet assigned canceled, assigned ones to wrap-up,
+        conversation closed; an older chat: the task to wrap-up and the conversation closed)."""
+        with self.core.lock:
+            self.desktop.end_chat(task_sid)
+
+    def agent_leave(self, task_sid: str, status: str = "closed") -> None:
+        """The agent leaves, the chat goes on (the template's Leave chat): an interaction task's
+        agent participant to `status` (``closed``: task completed, agent out of conversation and
+        channel; ``wrapup``: task to wrap-up, agent out of the conversation); an older chat: the
+        task to wrap-up and the agent out of the conversation."""
+        with self.core.lock:
+            self.desktop.leave(task_sid, status)
+
+    def flex_leave(self, task_sid: str) -> None:
+        """Flex's Leave: the agent out, their task to wrap-up, the channel inactive, the
+        conversation open (inactive); the customer's next message routes a new task."""
+        with self.core.lock:
+            self.desktop.flex_leave(task_sid)
+
+    def pause_chat(self, task_sid: str) -> None:
+        """Flex's Pause: the task completes (capacity released), the agent stays in the chat, the
+        channel is ``pause`` until `resume` (a new task for the same agent)."""
+        with self.core.lock:
+            self.desktop.pause(task_sid)
+
+    def park(self, task_sid: str) -> None:
+        """The template's Park an interaction: the agent's participant closed, the routing kept in
+        the conversation's attributes; the customer's next message (or `resume`) invites."""
+        with self.core.lock:
+            self.desktop.park(task_sid)
+
+    def resume(self, conversation_sid: str) -> str:
+        """The agent resumes a paused chat or unparks a parked one; returns the new task's SID."""
+        with self.core.lock:
+            return self.desktop.resume(conversation_sid)
+
+    @property
+    def interaction_misuses(self) -> list[dict]:
+        """Interaction tasks whose status was changed (or that were deleted) through TaskRouter's
+        REST API, which the Flex docs call unsupported: ``{task_sid, channel_sid, what}``."""
+        with self.core.lock:
+            return list(self.flex.misuses)
+
+    def interaction_channel(self, channel_sid: str) -> dict:
+        """An interaction channel as the REST API shows it."""
+        with self.core.lock:
+            return channel_json(self.flex.channels[channel_sid])
 
     def agent_message(
         self, conversation_sid: str, worker_sid: str, body: str, attributes: dict | None = None

@@ -10,10 +10,12 @@ from typing import Any
 from ..conversations import Conversations, Origin
 from ..core import Core, parse_json_param
 from ..errors import TwilioError, bad_request, not_found
-from ..taskrouter import Task, TaskRouter
+from ..taskrouter import Task, TaskChangeRequested, TaskRouter
 from .model import Interaction, InteractionChannel, InteractionParticipant, Invite, OrchestrationFlags
 from .orchestration import Orchestration, leave_conversation
 from .tokens import Token, Tokens
+
+CHANNEL_CLOSED = "Interaction channel closed"
 
 
 class Flex(Tokens):
@@ -26,7 +28,10 @@ class Flex(Tokens):
         self.tokens: dict[str, Token] = {}
         self.orchestration = Orchestration(core, conversations, self.channels)
         self.flex_instance_sid = core.sid("GO")
+        # interaction tasks changed through TaskRouter's REST API (see _on_task_change_requested)
+        self.misuses: list[dict] = []
         core.register(self)
+        core.subscribe(TaskChangeRequested, self._on_task_change_requested)
 
     @property
     def flags(self) -> OrchestrationFlags:
@@ -71,6 +76,8 @@ class Flex(Tokens):
         )
         self.interactions[kd] = inter
         if routing:
+            if isinstance(routing, dict) and isinstance(routing.get("properties"), dict):
+                ch.routing = dict(routing["properties"])
             initiated_by = channel.get("initiated_by", "customer")
             task = self._routed_task(ch, routing, extra={"initiatedBy": initiated_by, "direction": "inbound"})
             inter.routing = {"reservation": None, "properties": self._task_properties(task)}
@@ -145,52 +152,120 @@ class Flex(Tokens):
         }
 
     def invite(self, ch: InteractionChannel, routing: Any) -> Invite:
-        if ch.status in ("closed", "inactive", "failed"):
+        """A new routed task on the channel; an inactive or paused channel becomes active again
+        (the custom routing a Leave may use: "Leave and pause options for Conversations")."""
+        if ch.status in ("closed", "failed"):
             raise bad_request(f"Interaction Channel {ch.sid} is {ch.status}")
         kg = self.core.sid("KG")
         task = self._routed_task(ch, routing, extra={"flexChannelInviteSid": kg})
         inv = Invite(kg, {"reservation": None, "properties": self._task_properties(task)})
         ch.invites.append(inv)
+        ch.status, ch.paused = "active", None
         return inv
 
+    def resume_channel(self, ch: InteractionChannel, *, to_queue: bool = False) -> str:
+        """A chat left open on purpose comes back: a parked one through the template's unpark
+        invite (the parked workflow and attributes, plus ``originalRouting``); a paused one with a
+        new task for the agent who paused it (`to_queue`: through the original workflow); an
+        inactive (Left) one with a new task through the interaction's original routing. The
+        channel is active again; returns the new task's SID."""
+        props = dict(ch.routing)
+        if ch.parked is not None:
+            parked = ch.parked
+            attrs = json.loads(parked.get("taskAttributes") or "{}")
+            attrs["originalRouting"] = {
+                "queueSid": parked.get("queueSid"),
+                "workerSid": parked.get("workerSid"),
+            }
+            routing = {
+                "properties": {
+                    "workspace_sid": props.get("workspace_sid"),
+                    "workflow_sid": parked.get("workflowSid"),
+                    "task_channel_unique_name": parked.get("taskChannelUniqueName"),
+                    "attributes": attrs,
+                }
+            }
+            ch.parked = None
+            return self.invite(ch, routing).routing["properties"]["sid"]
+        if ch.paused is not None and not to_queue:
+            props["worker_sid"] = ch.paused.worker_sid
+        task = self._routed_task(ch, {"properties": props})
+        ch.status, ch.paused = "active", None
+        return task.sid
+
     def update_channel(self, ch: InteractionChannel, status: str, routing: Any) -> None:
+        """`POST .../Channels/{UO}`: ``closed`` cancels the channel's tasks not yet assigned,
+        moves assigned ones to wrapping (``Routing={"status":"closed"}``: completes assigned and
+        wrapping ones) and closes the conversation; ``inactive`` (Routing status closed
+        required) completes the tasks, takes the agents out of the conversation and leaves it
+        open (state inactive)."""
         routing_status = routing.get("status") if isinstance(routing, dict) else None
         if status == "inactive" and routing_status != "closed":
             raise bad_request("Routing status closed is required when the channel status is inactive")
-        tr = self.taskrouter
-        for task_sid in ch.task_sids:
-            try:
-                ws, task = tr.find_task(task_sid)
-            except TwilioError:
-                continue
-            if task.assignment_status in ("pending", "reserved"):
-                tr.cancel(ws, task, "Interaction channel closed")
-            elif routing_status == "closed":
-                if task.assignment_status in ("assigned", "wrapping"):
-                    tr.complete(ws, task, "Interaction channel closed")
-            elif task.assignment_status == "assigned":
-                tr.wrapup(ws, task, "Interaction channel closed")
+        if ch.status == "closed":
+            raise bad_request(f"Interaction Channel {ch.sid} is closed")
+        self.end_channel_tasks(ch, complete=routing_status == "closed")
         ch.status = status
+        ch.paused = ch.parked = None
         cv = self.conversations
         conv = cv.conversations.get(ch.conversation_sid)
+        if status == "inactive":
+            for part in [p for p in ch.participants.values() if p.type == "agent"]:
+                self._drop_agent(ch, part)
         if conv is not None and conv.state != "closed":
             cv.update(conv, state="closed" if status == "closed" else "inactive", origin=Origin(fire=True))
 
-    def update_participant(self, ch: InteractionChannel, part: InteractionParticipant, status: str) -> None:
-        if part.type != "agent":
-            raise bad_request("Only an agent participant's status can be updated")
+    def end_channel_tasks(self, ch: InteractionChannel, *, complete: bool) -> None:
+        """Every task of the channel ends: not yet assigned ones are canceled, assigned ones move
+        to wrapping (or, `complete`, assigned and wrapping ones are completed)."""
         tr = self.taskrouter
-        task_sid = (part.routing_properties or {}).get("task_sid")
-        if task_sid:
+        for task_sid in list(ch.task_sids):
             try:
                 ws, task = tr.find_task(task_sid)
             except TwilioError:
-                task = None
-            if task is not None:
-                if status == "wrapup" and task.assignment_status == "assigned":
-                    tr.wrapup(ws, task)
-                elif status == "closed" and task.assignment_status in ("assigned", "wrapping"):
-                    tr.complete(ws, task)
+                continue  # deleted by now
+            if task.assignment_status in ("pending", "reserved"):
+                tr.cancel(ws, task, CHANNEL_CLOSED)
+            elif complete and task.assignment_status in ("assigned", "wrapping"):
+                tr.complete(ws, task, CHANNEL_CLOSED)
+            elif task.assignment_status == "assigned":
+                tr.wrapup(ws, task, CHANNEL_CLOSED)
+
+    def update_participant(self, ch: InteractionChannel, part: InteractionParticipant, status: str) -> None:
+        """`POST .../Participants/{UT}`: ``wrapup`` moves the agent's task to wrapping and takes
+        them out of the conversation; ``closed`` completes the task and takes them out of the
+        conversation and the channel. The conversation stays open."""
+        if part.type != "agent":
+            raise bad_request("Only an agent participant's status can be updated")
+        if ch.status == "closed":
+            raise bad_request(f"Interaction Channel {ch.sid} is closed")
+        tr = self.taskrouter
+        task_sid = (part.routing_properties or {}).get("task_sid")
+        try:
+            ws, task = tr.find_task(task_sid or "")
+        except TwilioError:
+            task = None
+        if task is not None:
+            if status == "wrapup" and task.assignment_status == "assigned":
+                tr.wrapup(ws, task)
+            elif status == "closed" and task.assignment_status in ("assigned", "wrapping"):
+                tr.complete(ws, task)
         if status == "closed":
-            ch.participants.pop(part.sid, None)
-            leave_conversation(self.conversations, ch.conversation_sid, part.identity)
+            self._drop_agent(ch, part)
+        else:
+            part.status = status
+            leave_conversation(self.conversations, ch.conversation_sid, part.identity, Origin(fire=True))
+
+    def _drop_agent(self, ch: InteractionChannel, part: InteractionParticipant) -> None:
+        ch.participants.pop(part.sid, None)
+        leave_conversation(self.conversations, ch.conversation_sid, part.identity, Origin(fire=True))
+
+    # ------------------------------------------------------- misuse record
+    def _on_task_change_requested(self, request: TaskChangeRequested) -> None:
+        """A REST call asked TaskRouter to change an interaction's task: Twilio carries it out,
+        but the Flex docs call it unsupported ("Best Practices": change them through the
+        Interactions Channels subresource). Recorded for tests to assert on."""
+        task = request.task
+        ch = self.channels.get(task.attrs.get("flexInteractionChannelSid") or "")
+        if ch is not None and task.sid in ch.task_sids:
+            self.misuses.append({"task_sid": task.sid, "channel_sid": ch.sid, "what": request.what})

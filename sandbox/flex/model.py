@@ -14,6 +14,7 @@ class InteractionParticipant:
     type: str
     routing_properties: dict | None
     identity: str | None = None
+    status: str | None = None  # None while in the chat; "wrapup" once updated so
 
 
 @dataclass
@@ -31,7 +32,31 @@ class InteractionChannel:
     conversation_sid: str
     participants: dict[str, InteractionParticipant] = field(default_factory=dict)
     invites: list[Invite] = field(default_factory=list)
+    # the tasks the Interactions API made for this channel (create, invites, resumptions)
     task_sids: list[str] = field(default_factory=list)
+    # the routing the interaction was created with (properties), for a task that resumes it
+    routing: dict = field(default_factory=dict)
+    paused: Paused | None = None
+    parked: dict | None = None  # what the template's park function stored (see desktop.park)
+
+    def agent(self, task_sid: str) -> InteractionParticipant | None:
+        """The agent participant that joined through `task_sid`."""
+        return next(
+            (
+                p
+                for p in self.participants.values()
+                if p.type == "agent" and (p.routing_properties or {}).get("task_sid") == task_sid
+            ),
+            None,
+        )
+
+
+@dataclass
+class Paused:
+    """Flex's Pause: who paused the chat and when (a resume routes back to them)."""
+
+    worker_sid: str
+    since: float
 
 
 @dataclass
@@ -47,8 +72,6 @@ class Interaction:
 @dataclass
 class OrchestrationFlags:
     add_agent_on_accept: bool = True
-    remove_agent_on_wrapup: bool = True
-    remove_agent_on_complete: bool = True
 
 
 def worker_identity(worker_attributes: str, friendly_name: str) -> str:

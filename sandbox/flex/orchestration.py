@@ -1,15 +1,28 @@
-"""What Flex does in a chat on TaskRouter events, as a subscriber to them (each step switchable
-with `OrchestrationFlags`): the agent who accepts a task naming a conversation joins it (and,
-for an interaction task, its channel as an agent participant); when that task wraps up or
-completes they leave it, unless another assigned task of theirs is on it."""
+"""Who joins a chat when an agent accepts a task, as a subscriber to TaskRouter's
+`ReservationAccepted` (switchable with `OrchestrationFlags.add_agent_on_accept`).
+
+* A task the Interactions API made (interaction create, an invite, a resumption): the agent joins
+  the conversation and becomes an ``agent`` participant of the interaction channel ("Invites
+  Subresource": an invite "allows you to add an agent as a new participant to an existing
+  interaction channel").
+* A plain TaskRouter task that only copies ``flexInteraction*`` attributes: nobody joins ("Best
+  Practices" for Flex Conversations: agents join an ongoing conversation through Invites).
+* An older chat (a task naming ``conversationSid`` / ``channelSid`` without an interaction): the
+  agent joins the conversation, as the Flex UI's ChatOrchestrator does on ``accepted``.
+
+Nothing happens to a chat when its task wraps up or completes through TaskRouter: Flex's
+``wrapup`` / ``completed`` orchestrations run in the Flex UI on the agent's own action (see
+`desktop`), never on a REST change of the task (Flex project template,
+``feature-library/chat-transfer/flex-hooks/chat-orchestrator/``).
+"""
 
 from __future__ import annotations
 
 import json
 
-from ..conversations import Conversations, Origin
+from ..conversations import Conversation, Conversations, Origin
 from ..core import Core
-from ..taskrouter import ReservationAccepted, TaskChange, TaskCompleted, TaskWrappedUp
+from ..taskrouter import ReservationAccepted
 from .model import InteractionChannel, InteractionParticipant, OrchestrationFlags, worker_identity
 
 
@@ -22,27 +35,19 @@ class Orchestration:
         self.channels = channels
         self.flags = OrchestrationFlags()
         core.subscribe(ReservationAccepted, self._on_accepted)
-        core.subscribe(TaskWrappedUp, self._on_task_ended)
-        core.subscribe(TaskCompleted, self._on_task_ended)
 
     def _on_accepted(self, change: ReservationAccepted) -> None:
-        """The agent who accepts a task naming a conversation joins it (and the interaction)."""
         task, worker, res = change.task, change.worker, change.reservation
         attrs = task.attrs
         conv_sid = attrs.get("conversationSid") or attrs.get("channelSid")
         if not conv_sid or worker is None or not self.flags.add_agent_on_accept:
             return
-        identity = worker_identity(worker.attributes, worker.friendly_name)
-        cv = self.conversations
-        conv = cv.conversations.get(conv_sid)
-        if (
-            conv is not None
-            and conv.state != "closed"
-            and not any(p.identity == identity for p in conv.participants.values())
-        ):
-            member = json.dumps({"member_type": "agent", "worker_sid": worker.sid})
-            cv.add_participant(conv, identity=identity, attributes=member, origin=Origin(fire=True))
         ch = self.channels.get(attrs.get("flexInteractionChannelSid") or "")
+        if "flexInteractionChannelSid" in attrs and (ch is None or task.sid not in ch.task_sids):
+            return  # not made by the Interactions API: Flex adds nobody
+        identity = worker_identity(worker.attributes, worker.friendly_name)
+        conv = self.conversations.conversations.get(ch.conversation_sid if ch else conv_sid)
+        join_conversation(self.conversations, conv, identity, worker.sid)
         if ch is not None:
             props = {
                 "task_sid": task.sid,
@@ -52,41 +57,24 @@ class Orchestration:
             part = InteractionParticipant(self.core.sid("UT"), "agent", props, identity)
             ch.participants[part.sid] = part
 
-    def _on_task_ended(self, change: TaskChange) -> None:
-        """The agent whose task wraps up (or completes) leaves its conversation, unless another
-        assigned task of theirs is on it."""
-        task, worker, ws = change.task, change.worker, change.workspace
-        attrs = task.attrs
-        conv_sid = attrs.get("conversationSid") or attrs.get("channelSid")
-        if not conv_sid or worker is None:
-            return
-        wanted = (
-            self.flags.remove_agent_on_wrapup
-            if isinstance(change, TaskWrappedUp)
-            else self.flags.remove_agent_on_complete
-        )
-        if not wanted:
-            return
-        others = [
-            t
-            for t in ws.tasks.values()
-            if t.sid != task.sid
-            and t.worker_sid == worker.sid
-            and t.assignment_status == "assigned"
-            and (t.attrs.get("conversationSid") or t.attrs.get("channelSid")) == conv_sid
-        ]
-        if not others:
-            leave_conversation(
-                self.conversations, conv_sid, worker_identity(worker.attributes, worker.friendly_name)
-            )
 
-
-def leave_conversation(cv: Conversations, conv_sid: str, identity: str | None) -> None:
-    if not identity:
-        return
-    conv = cv.conversations.get(conv_sid)
+def join_conversation(cv: Conversations, conv: Conversation | None, identity: str, worker_sid: str) -> None:
     if conv is None or conv.state == "closed":
         return
+    if any(p.identity == identity for p in conv.participants.values()):
+        return
+    member = json.dumps({"member_type": "agent", "worker_sid": worker_sid})
+    cv.add_participant(conv, identity=identity, attributes=member, origin=Origin(fire=True))
+
+
+def leave_conversation(cv: Conversations, conv_sid: str, identity: str | None, origin: Origin) -> bool:
+    """Take `identity` out of the conversation (if it is there and the conversation is open)."""
+    conv = cv.conversations.get(conv_sid)
+    if not identity or conv is None or conv.state == "closed":
+        return False
+    left = False
     for p in list(conv.participants.values()):
         if p.identity == identity:
-            cv.remove_participant(conv, p, Origin(fire=True))
+            cv.remove_participant(conv, p, origin)
+            left = True
+    return left

@@ -57,6 +57,16 @@ class TaskSystemDeleted(TaskChange):
     """TaskRouter itself deleted the task (its TTL passed while assigned or wrapping)."""
 
 
+@dataclass(frozen=True)
+class TaskChangeRequested:
+    """A REST call asks TaskRouter to change a task's status or delete it (`what`: the new
+    AssignmentStatus, or ``delete``); published before TaskRouter carries it out."""
+
+    workspace: Workspace
+    task: Task
+    what: str
+
+
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 

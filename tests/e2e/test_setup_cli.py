@@ -347,7 +347,7 @@ def test_public_url_points_both_webhooks_at_the_service(sb: Sandbox, tmp_path: P
     # Twilio now calls the service there, with only the events it handles.
     chat = sb.start_chat("Maria")
     sb.accept_task(chat.task_sid)
-    sb.wrapup(chat.task_sid)
+    sb.agent_leave(chat.task_sid)  # the agent leaves: task to wrap-up, agent out of the chat
     sb.complete(chat.task_sid)
     sb.wait_idle()
     taskrouter = sb.deliveries(kind="taskrouter")

@@ -3,6 +3,7 @@ official twilio client pointed at it, and a webhook receiver."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from dataclasses import dataclass, field
@@ -47,6 +48,38 @@ def twilio_client(sb: Sandbox, username: str | None = None, password: str | None
     if username:
         return Client(username, password, sb.account_sid, http_client=RewritingHttpClient(sb.base_url))
     return Client(sb.account_sid, sb.auth_token, http_client=RewritingHttpClient(sb.base_url))
+
+
+def invite_routing(flex, workflow_sid: str | None = None, **attributes) -> dict:
+    """An Interactions `Routing` for an invite on the seeded workspace (Chat Transfer workflow)."""
+    return {
+        "properties": {
+            "workspace_sid": flex.workspace_sid,
+            "workflow_sid": workflow_sid or flex.chat_transfer_workflow_sid,
+            "task_channel_unique_name": "chat",
+            "attributes": attributes,
+        }
+    }
+
+
+def transfer_task(sb, flex, conversation_sid: str, worker: str) -> str:
+    """A plain TaskRouter transfer task on the chat for `worker` (Chat Transfer workflow)."""
+    t = (
+        twilio_client(sb)
+        .taskrouter.v1.workspaces(flex.workspace_sid)
+        .tasks.create(
+            workflow_sid=flex.chat_transfer_workflow_sid,
+            task_channel="chat",
+            attributes=json.dumps(
+                {
+                    "conversationSid": conversation_sid,
+                    "transferTargetType": "worker",
+                    "transferTargetSid": flex.workers[worker],
+                }
+            ),
+        )
+    )
+    return t.sid
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import json
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
-from .conftest import twilio_client
+from .conftest import invite_routing, twilio_client
 
 
 def test_workspace_fetch_and_update(sb, flex, client):
@@ -267,18 +267,9 @@ def test_interactions_invites_participants(sb, flex, client):
     agent = next(p for p in parts if p.type == "agent")
     assert agent.routing_properties["task_sid"] == chat.task_sid
     invite = channel.invites.create(
-        routing={
-            "properties": {
-                "workspace_sid": flex.workspace_sid,
-                "workflow_sid": flex.chat_transfer_workflow_sid,
-                "task_channel_unique_name": "chat",
-                "attributes": {
-                    **attrs,
-                    "transferTargetType": "worker",
-                    "transferTargetSid": flex.workers["bob"],
-                },
-            }
-        }
+        routing=invite_routing(
+            flex, **attrs, transferTargetType="worker", transferTargetSid=flex.workers["bob"]
+        )
     )
     assert invite.sid.startswith("KG")
     new_task = invite.routing["properties"]["sid"]

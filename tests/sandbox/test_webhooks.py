@@ -7,7 +7,7 @@ from twilio.request_validator import RequestValidator
 
 from sandbox import Sandbox
 
-from .conftest import twilio_client
+from .conftest import transfer_task, twilio_client
 
 
 def valid(sb, rec):
@@ -96,7 +96,7 @@ def test_customer_and_agent_actions_fire_webhooks(sb, flex, receiver):
     chat = sb.start_chat("dee", first_message="hello")
     sb.accept_task(chat.task_sid)
     sb.agent_message(chat.conversation_sid, flex.workers["alice"], "Hi Dee")
-    sb.wrapup(chat.task_sid)
+    sb.agent_leave(chat.task_sid)
     sb.close_conversation(chat.conversation_sid)
     assert sb.wait_idle()
     events = receiver.events()
@@ -106,7 +106,7 @@ def test_customer_and_agent_actions_fire_webhooks(sb, flex, receiver):
         "onMessageAdded",
         "onParticipantAdded",  # alice, added by Flex on accept
         "onMessageAdded",
-        "onParticipantRemoved",  # alice, removed by Flex on wrap-up
+        "onParticipantRemoved",  # alice leaves (Flex UI: wrap-up, then LeaveConversation)
         "onConversationUpdated",
         "onConversationStateUpdated",
     ]
@@ -114,7 +114,7 @@ def test_customer_and_agent_actions_fire_webhooks(sb, flex, receiver):
     assert forms[2]["Source"] == "SDK" and forms[2]["ClientIdentity"] == "dee" and forms[2]["Author"] == "dee"
     assert forms[3]["Identity"] == "alice" and forms[3]["ParticipantSid"].startswith("MB")
     assert forms[4]["Author"] == "alice" and forms[4]["ParticipantSid"] == forms[3]["ParticipantSid"]
-    assert forms[5]["Identity"] == "alice"
+    assert forms[5]["Identity"] == "alice" and forms[5]["ClientIdentity"] == "alice"
     assert (
         forms[7]["StateFrom"] == "active" and forms[7]["StateTo"] == "closed" and forms[7]["Reason"] == "API"
     )
@@ -134,25 +134,17 @@ def test_orchestration_can_be_switched_off(receiver):
         assert receiver.events() == ["onConversationAdded", "onParticipantAdded"]
 
 
-def test_warm_transfer_keeps_the_first_agent_until_their_own_wrapup(sb, flex, receiver):
+def test_warm_transfer_keeps_the_first_agent_until_they_leave(sb, flex, receiver):
     chat = sb.start_chat("flo")
     sb.accept_task(chat.task_sid)
-    client = twilio_client(sb)
-    t = client.taskrouter.v1.workspaces(flex.workspace_sid).tasks.create(
-        workflow_sid=flex.chat_transfer_workflow_sid,
-        task_channel="chat",
-        attributes=json.dumps(
-            {
-                "conversationSid": chat.conversation_sid,
-                "transferTargetType": "worker",
-                "transferTargetSid": flex.workers["bob"],
-            }
-        ),
-    )
-    sb.accept_task(t.sid)
+    t = transfer_task(sb, flex, chat.conversation_sid, "bob")
+    sb.accept_task(t)
     assert {p["identity"] for p in sb.participants(chat.conversation_sid)} == {"flo", "alice", "bob"}
-    sb.wrapup(t.sid)
+    sb.wrapup(chat.task_sid)  # a TaskRouter wrap-up (REST) leaves the chat alone
+    assert {p["identity"] for p in sb.participants(chat.conversation_sid)} == {"flo", "alice", "bob"}
+    sb.agent_leave(t)
     assert {p["identity"] for p in sb.participants(chat.conversation_sid)} == {"flo", "alice"}
+    assert sb.task_status(t) == "wrapping" and sb.conversation(chat.conversation_sid)["state"] == "active"
 
 
 def test_service_webhook_overrides_global_and_filters_apply(sb, flex, receiver):

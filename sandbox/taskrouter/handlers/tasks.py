@@ -6,6 +6,7 @@ from ... import expressions
 from ...errors import bad_request
 from ...rest import Req, no_content, ok, paginate, route
 from ..engine import TaskRouter
+from ..events import TaskChangeRequested
 from ..model import TR, Task, Workspace
 from ..render import task_json
 from ..workflow_config import check_expression
@@ -78,9 +79,12 @@ def task(req: Req):
     t = tr.lookup(ws.tasks, req["Sid"], "Task")
     if req.method == "DELETE":
         tr.check_if_match(t, req.headers.get("if-match"))
+        req.core.publish(TaskChangeRequested(ws, t, "delete"))
         tr.delete_task(ws, t)
         return no_content()
     if req.method == "POST":
+        if req.get("AssignmentStatus"):
+            req.core.publish(TaskChangeRequested(ws, t, req.get("AssignmentStatus")))
         tr.update_task(
             ws,
             t,

@@ -38,8 +38,7 @@ The Python API (all methods are thread-safe):
 Serving
     ``Sandbox(account_sid=None, auth_token=None, seed=0, frozen_clock=False,
     flex_orchestration=True, release_capacity_on_wrapup=False, task_retention=300.0,
-    max_assignment_count=100, webhook_retries=None, webhook_timeout=15.0)``;
-    ``start(host="127.0.0.1", port=0) -> base_url``;
+    max_assignment_count=100, webhook_timeout=15.0)``; ``start(host="127.0.0.1", port=0) -> base_url``;
     ``stop()``; context manager; ``base_url``, ``account_sid``, ``auth_token``;
     ``app`` (the WSGI app); ``add_api_key(sid=None, secret=None) -> (sid, secret)``.
 Seeding

@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-flex-orchestration",
         action="store_true",
-        help="do not add/remove agents as conversation participants on accept/wrap-up",
+        help="do not add agents to the conversation when they accept a task",
     )
     p.add_argument("--rate-429", type=float, default=0.0)
     p.add_argument("--rate-500", type=float, default=0.0)
@@ -57,7 +57,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--webhook-drop", type=float, default=0.0)
     p.add_argument("--webhook-duplicate", type=float, default=0.0)
     p.add_argument("--webhook-reorder", type=float, default=0.0)
-    p.add_argument("--webhook-retries", type=int, default=0, help="redeliveries of a failed webhook")
     return p
 
 
@@ -67,7 +66,6 @@ def make_sandbox(args: argparse.Namespace) -> tuple[Sandbox, dict]:
         auth_token=args.auth_token,
         seed=args.seed,
         flex_orchestration=not args.no_flex_orchestration,
-        webhook_retries={"taskrouter": args.webhook_retries, "conversations": args.webhook_retries},
     )
     if args.api_key:
         sb.add_api_key(args.api_key, args.api_secret)

@@ -6,10 +6,14 @@ configured so), signed with ``X-Twilio-Signature`` exactly as Twilio signs
 (`twilio.request_validator.RequestValidator(auth_token).compute_signature(url, params)`)
 and carrying ``I-Twilio-Idempotency-Token`` (the same on every redelivery).
 
-By default nothing is retried (TaskRouter logs failed callbacks and moves on); a
-Sandbox can be told to retry failed deliveries (connection error, timeout, 429 or 5xx)
-a number of times per kind, Conversations redeliveries then carry ``RetryCount``.
-Every attempt is recorded with its status code.
+TaskRouter's event callback is never retried (TaskRouter logs a failed callback and moves on). A
+Conversations webhook is retried as its URL's connection overrides say ("Webhooks (HTTP
+callbacks): Connection Overrides"): ``#rc=`` retry count (0-5, default 1), ``rp=`` retry policy
+(``4xx``, ``5xx``, ``ct`` connection failure, ``rt`` read timeout, ``all``; default ``ct``),
+``ct=`` / ``rt=`` connect / read timeouts in ms (default 5000 / 15000), ``tt=`` total time in ms
+(default 15000). So an answer 503 is retried only with ``rp=5xx`` (or ``all``). The fragment is
+never sent and is not part of the signed URL; redeliveries carry ``RetryCount``. Every attempt is
+recorded with its status code.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urldefrag, urlencode
 from urllib.request import getproxies
 
 import requests
@@ -60,6 +64,47 @@ class Delivery:
         return any(a.status is not None and 200 <= a.status < 300 for a in self.attempts)
 
 
+@dataclass(frozen=True)
+class ConnectionOverrides:
+    """A webhook URL's connection overrides (its fragment), with Twilio's defaults."""
+
+    retry_count: int = 1
+    retry_policy: frozenset[str] = frozenset({"ct"})
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    total_time: float = 15.0
+
+    @classmethod
+    def of(cls, fragment: str) -> ConnectionOverrides:
+        values = dict(parse_qsl(fragment))
+
+        def ms(key: str, default: float, low: int, high: int) -> float:
+            try:
+                return min(max(int(values[key]), low), high) / 1000
+            except (KeyError, ValueError):
+                return default
+
+        try:
+            retry_count = min(max(int(values.get("rc", 1)), 0), 5)
+        except ValueError:
+            retry_count = 1
+        policy = frozenset(p.strip() for p in values.get("rp", "ct").split(",") if p.strip())
+        return cls(
+            retry_count,
+            policy or frozenset({"ct"}),
+            ms("ct", 5.0, 100, 10000),
+            ms("rt", 15.0, 100, 15000),
+            ms("tt", 15.0, 100, 15000),
+        )
+
+    def retries(self, failure: str) -> bool:
+        """Whether a failure of this class (`4xx`, `5xx`, `ct`, `rt`) is retried."""
+        return "all" in self.retry_policy or failure in self.retry_policy
+
+
+NO_RETRIES = ConnectionOverrides(retry_count=0)
+
+
 @dataclass
 class _Item:
     delivery: Delivery
@@ -69,13 +114,10 @@ class _Item:
 
 
 class Deliverer:
-    def __init__(
-        self, auth_token: str, faults: Faults, *, timeout: float = 15.0, retries: dict | None = None
-    ):
+    def __init__(self, auth_token: str, faults: Faults, *, timeout: float = 15.0):
         self.validator = RequestValidator(auth_token)
         self.faults = faults
-        self.timeout = timeout
-        self.retries = {"taskrouter": 0, "conversations": 0, **(retries or {})}
+        self.timeout = timeout  # the longest the sandbox waits for an answer
         self.deliveries: list[Delivery] = []
         self._queue: deque[_Item] = deque()
         self._held: _Item | None = None
@@ -171,6 +213,10 @@ class Deliverer:
 
     def _send(self, item: _Item) -> None:
         d = item.delivery
+        url, fragment = urldefrag(d.url)
+        overrides = ConnectionOverrides.of(fragment) if d.kind == "conversations" else NO_RETRIES
+        timeout = (min(overrides.connect_timeout, self.timeout), min(overrides.read_timeout, self.timeout))
+        started = time.monotonic()
         while True:
             params = dict(d.fields)
             if d.kind == "conversations":
@@ -181,25 +227,32 @@ class Deliverer:
                 "I-Twilio-Idempotency-Token": d.token,
                 "X-Home-Region": "us1",
             }
-            status, error = None, None
+            status, error, failure = None, None, None
             try:
                 if d.method == "GET":
-                    sep = "&" if "?" in d.url else "?"
-                    full = f"{d.url}{sep}{urlencode(params)}"
+                    sep = "&" if "?" in url else "?"
+                    full = f"{url}{sep}{urlencode(params)}"
                     headers["X-Twilio-Signature"] = self.validator.compute_signature(full, {})
-                    resp = self._session.get(full, headers=headers, timeout=self.timeout)
+                    resp = self._session.get(full, headers=headers, timeout=timeout)
                 else:
-                    headers["X-Twilio-Signature"] = self.validator.compute_signature(d.url, params)
-                    resp = self._session.post(d.url, data=params, headers=headers, timeout=self.timeout)
+                    headers["X-Twilio-Signature"] = self.validator.compute_signature(url, params)
+                    resp = self._session.post(url, data=params, headers=headers, timeout=timeout)
                 status = resp.status_code
+                failure = "5xx" if status >= 500 else "4xx" if status >= 400 else None
+            except requests.ReadTimeout as exc:
+                error, failure = f"{type(exc).__name__}: {exc}", "rt"
             except requests.RequestException as exc:
-                error = f"{type(exc).__name__}: {exc}"
+                error, failure = f"{type(exc).__name__}: {exc}", "ct"
             with self._cond:
                 d.attempts.append(Attempt(status, error, item.retry_count, item.duplicate, time.time()))
-            failed = status is None or status == 429 or status >= 500
-            if failed and item.retry_count < self.retries.get(d.kind, 0) and self._running:
+            if (
+                failure is not None
+                and overrides.retries(failure)
+                and item.retry_count < overrides.retry_count
+                and time.monotonic() - started < overrides.total_time
+                and self._running
+            ):
                 item.retry_count += 1
-                time.sleep(min(0.05 * item.retry_count, 0.5))
                 continue
             return
 

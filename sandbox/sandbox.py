@@ -46,7 +46,6 @@ class Sandbox:
         release_capacity_on_wrapup: bool = False,
         task_retention: float = 300.0,
         max_assignment_count: int | None = 100,
-        webhook_retries: dict[str, int] | None = None,
         webhook_timeout: float = 15.0,
         tick_interval: float = 0.1,
     ) -> None:
@@ -56,9 +55,7 @@ class Sandbox:
         self.clock = clock or Clock(frozen=frozen_clock)
         self.core = Core(self.account_sid, self.auth_token, seed, self.clock)
         self.faults = Faults(seed)
-        self.deliverer = Deliverer(
-            self.auth_token, self.faults, timeout=webhook_timeout, retries=webhook_retries
-        )
+        self.deliverer = Deliverer(self.auth_token, self.faults, timeout=webhook_timeout)
         self.core.deliver = self._deliver
         self.taskrouter = TaskRouter(
             self.core,

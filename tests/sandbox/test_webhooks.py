@@ -169,19 +169,62 @@ def test_get_method_webhooks_are_signed_over_the_query(sb, flex, receiver):
     assert chat
 
 
-def test_failed_webhooks_are_retried_with_the_same_token_when_configured(receiver):
+def test_a_503_is_not_retried_unless_the_url_says_so(sb, flex, receiver):
     receiver.status = 503
-    with Sandbox(seed=5, webhook_retries={"conversations": 2}) as sb:
-        sb.seed_flex(workers=[{"name": "alice"}])
-        sb.set_conversations_webhook(receiver.url + "/conv", filters=["onMessageAdded"])
-        sb.start_chat("ivy", first_message="hi")
-        assert sb.wait_idle()
-        [d] = sb.deliveries(kind="conversations")
-        assert [a.status for a in d.attempts] == [503, 503, 503]
-        assert [r.form["RetryCount"] for r in receiver.received] == ["0", "1", "2"]
-        assert len({r.headers["I-Twilio-Idempotency-Token"] for r in receiver.received}) == 1
-        assert all(valid(sb, r) for r in receiver.received)
-        assert not d.delivered
+    sb.set_conversations_webhook(receiver.url + "/plain", filters=["onMessageAdded"])
+    sb.start_chat("ivy", first_message="hi")
+    assert sb.wait_idle()
+    sb.set_conversations_webhook(receiver.url + "/count-only#rc=3", filters=["onMessageAdded"])
+    sb.start_chat("ivo", first_message="hi")
+    assert sb.wait_idle()
+    assert [[a.status for a in d.attempts] for d in sb.deliveries(kind="conversations")] == [[503], [503]]
+    assert [r.path for r in receiver.received] == ["/plain", "/count-only"]
+
+
+def test_connection_overrides_retry_a_503_with_the_same_token(sb, flex, receiver):
+    receiver.status = 503
+    sb.set_conversations_webhook(receiver.url + "/conv#rc=2&rp=5xx&ct=1000", filters=["onMessageAdded"])
+    sb.start_chat("ivy", first_message="hi")
+    assert sb.wait_idle()
+    [d] = sb.deliveries(kind="conversations")
+    assert [a.status for a in d.attempts] == [503, 503, 503] and not d.delivered
+    assert [r.form["RetryCount"] for r in receiver.received] == ["0", "1", "2"]
+    assert len({r.headers["I-Twilio-Idempotency-Token"] for r in receiver.received}) == 1
+    assert all(r.url == receiver.url + "/conv" for r in receiver.received)  # the fragment is not sent
+    assert all(valid(sb, r) for r in receiver.received)  # signed over the URL without it
+
+
+def test_a_connection_failure_is_retried_once_by_default(sb, flex):
+    sb.set_conversations_webhook("http://127.0.0.1:9/nothing-listens-here", filters=["onMessageAdded"])
+    sb.start_chat("ike", first_message="hi")
+    assert sb.wait_idle()
+    [d] = sb.deliveries(kind="conversations")
+    assert [(a.status, a.retry_count) for a in d.attempts] == [(None, 0), (None, 1)]
+
+
+def test_the_taskrouter_callback_is_never_retried(sb, flex, receiver):
+    receiver.status = 503
+    sb.set_event_callback(receiver.url + "/tr#rc=5&rp=all", events_filter="task.created")
+    sb.start_chat("ina")
+    assert sb.wait_idle()
+    [d] = sb.deliveries(kind="taskrouter")
+    assert [a.status for a in d.attempts] == [503]
+
+
+def test_a_conversation_closed_by_rest_sends_no_webhook_without_the_header(sb, flex, receiver):
+    sb.set_conversations_webhook(receiver.url + "/conv")
+    quiet, loud = sb.start_chat("ola", first_message=None), sb.start_chat("ole", first_message=None)
+    assert sb.wait_idle()
+    receiver.received.clear()
+    conversations = twilio_client(sb).conversations.v1.conversations
+    conversations(quiet.conversation_sid).update(state="closed")
+    conversations(loud.conversation_sid).update(state="closed", x_twilio_webhook_enabled="true")
+    assert sb.wait_idle()
+    assert sb.conversation(quiet.conversation_sid)["state"] == "closed"
+    assert [(r.form["EventType"], r.form["ConversationSid"]) for r in receiver.received] == [
+        ("onConversationUpdated", loud.conversation_sid),
+        ("onConversationStateUpdated", loud.conversation_sid),
+    ]
 
 
 def test_unreachable_callback_is_recorded(sb, flex):

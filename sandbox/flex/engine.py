@@ -202,8 +202,6 @@ class Flex(Tokens):
         routing_status = routing.get("status") if isinstance(routing, dict) else None
         if status == "inactive" and routing_status != "closed":
             raise bad_request("Routing status closed is required when the channel status is inactive")
-        if ch.status == "closed":
-            raise bad_request(f"Interaction Channel {ch.sid} is closed")
         self.end_channel_tasks(ch, complete=routing_status == "closed")
         ch.status = status
         ch.paused = ch.parked = None
@@ -237,8 +235,6 @@ class Flex(Tokens):
         conversation and the channel. The conversation stays open."""
         if part.type != "agent":
             raise bad_request("Only an agent participant's status can be updated")
-        if ch.status == "closed":
-            raise bad_request(f"Interaction Channel {ch.sid} is closed")
         tr = self.taskrouter
         task_sid = (part.routing_properties or {}).get("task_sid")
         try:

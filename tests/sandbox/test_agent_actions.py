@@ -179,3 +179,14 @@ def test_leave_on_an_older_chat_wraps_up_and_takes_the_agent_out(sb, flex, recei
     [removed] = [r.form for r in receiver.received]
     assert removed["EventType"] == "onParticipantRemoved" and removed["ClientIdentity"] == "bob"
     assert_described(sb)
+
+
+def test_closing_a_closed_channel_again_changes_nothing(sb, flex):
+    chat, bob_task = warm_interaction_chat(sb, flex)
+    sb.agent_end_chat(chat.task_sid)
+    channel = (
+        twilio_client(sb).flex_api.v1.interaction(chat.interaction_sid).channels(chat.interaction_channel_sid)
+    )
+    assert channel.update(status="closed").status == "closed"
+    assert sb.task_status(bob_task) == "wrapping"
+    assert_described(sb)

@@ -65,7 +65,11 @@ Agents
     ``time_out(reservation_sid)``; ``accept_task(task_sid, worker_sid=None) -> WR``;
     ``agent_message(conversation_sid, worker_sid, body, attributes=None)``;
     ``wrapup(task_sid)``; ``complete(task_sid, reason="completed")``;
-    ``cancel_task(task_sid, reason=None)``; ``worker_sid(name)``.
+    ``cancel_task(task_sid, reason=None)`` (TaskRouter only: the chat is untouched);
+    ``agent_end_chat(task_sid)`` (native End chat: ends it for everybody);
+    ``agent_leave(task_sid, status="closed")`` (Leave: the chat goes on);
+    ``flex_leave(task_sid)``, ``pause_chat(task_sid)``, ``park(task_sid)``,
+    ``resume(conversation_sid)`` (chats left open on purpose); ``worker_sid(name)``.
 Time
     ``advance(seconds)`` (fires reservation / target timeouts, task TTLs, conversation
     timers); ``tick()``; a background timer also fires them in real time.
@@ -78,7 +82,8 @@ Faults
 Reading back
     ``requests`` (RequestRecord: method, product, path, template, params, status,
     response...), ``requests_to(product=, method=, template=)``, ``violations``,
-    ``unmodelled``, ``errors``, ``assert_faithful()``; ``deliveries(kind=,
+    ``unmodelled``, ``errors``, ``assert_faithful()``; ``interaction_misuses``,
+    ``interaction_channel(UO)``; ``deliveries(kind=,
     event_type=)`` (url, fields, token, attempts with status codes); ``events(types=,
     task_sid=)``; ``task(sid)``, ``task_status(sid)``, ``tasks(status=, where=)``,
     ``worker(sid)``, ``conversation(sid)``, ``messages(sid)``, ``participants(sid)``;

@@ -191,14 +191,14 @@ class Resumption:
         ch = next(
             (c for c in self.flex.channels.values() if c.conversation_sid == event.conversation.sid), None
         )
-        if ch is None or event.fields.get("Author") in self._agent_identities():
-            return
+        if ch is None or not ch.routing or event.fields.get("Author") in self._agent_identities():
+            return  # not an interaction's chat, one created without routing, or an agent writing
         if ch.status == "inactive" or ch.parked is not None:
             self.flex.resume_channel(ch, to_queue=True)
 
     def _on_tick(self, tick: Tick) -> None:
         for ch in list(self.flex.channels.values()):
-            if ch.paused is not None and ch.paused.since + PAUSE_LIMIT <= tick.now:
+            if ch.routing and ch.paused is not None and ch.paused.since + PAUSE_LIMIT <= tick.now:
                 self.flex.resume_channel(ch, to_queue=True)
 
     def _agent_identities(self) -> set[str]:

@@ -1,0 +1,5 @@
+import * as FlexPlugin from '@twilio/flex-plugin';
+
+import ChatTransferPlugin from './ChatTransferPlugin';
+
+FlexPlugin.loadPlugin(ChatTransferPlugin);

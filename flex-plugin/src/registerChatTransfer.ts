@@ -1,0 +1,52 @@
+import { BuildEnv, nativeTransfersEnabled, readSettings } from './config';
+import { registerTransferTask } from './flex-hooks/actions/TransferTask';
+import { nativeWrapup, registerWrapupGuards } from './flex-hooks/actions/WrapupTask';
+import { registerNotifications } from './flex-hooks/notifications/ChatTransferNotifications';
+import { ChatLeaver } from './utils/ChatLeaver';
+import { ChatTransfers, randomKey } from './utils/ChatTransfers';
+import type { PluginFlex, PluginManager, PluginTask } from './utils/flexTypes';
+import { agentLocale } from './utils/locale';
+import { PendingTransfers } from './utils/PendingTransfers';
+import { ServiceClient } from './utils/ServiceClient';
+import { stringsFor } from './utils/strings';
+
+export interface Overrides {
+  readonly fetch?: typeof fetch;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly newKey?: () => string;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Everything the plugin adds to Flex; nothing at all when it has no service to talk to. */
+export function registerChatTransfer(flex: PluginFlex, manager: PluginManager, env: BuildEnv, overrides: Overrides = {}) {
+  const settings = readSettings(manager, env);
+  if ('disabled' in settings) {
+    console.warn(`chat-transfer: the plugin is off (${settings.disabled}); Flex keeps its own behaviour`);
+    return null;
+  }
+  const strings = stringsFor(agentLocale(manager, typeof navigator === 'undefined' ? undefined : navigator.language));
+  const client = new ServiceClient({
+    baseUrl: settings.serviceUrl,
+    token: () => manager.user.token,
+    fetch: overrides.fetch,
+    sleep: overrides.sleep,
+  });
+  const pending = new PendingTransfers();
+  const notify = registerNotifications(flex, strings);
+  const transfers = new ChatTransfers({
+    client,
+    pending,
+    notify,
+    newKey: overrides.newKey ?? randomKey,
+    sleep: overrides.sleep ?? sleep,
+    pollIntervalMs: settings.pollIntervalMs,
+  });
+  const leaver = new ChatLeaver({ client, pending, notify, nativeWrapup: (task) => nativeWrapup(flex, task) });
+  const nativeTransfersWin = (task: PluginTask) =>
+    settings.useNativeTransfers && nativeTransfersEnabled(manager) && flex.TaskHelper.isCBMTask(task);
+
+  registerTransferTask(flex, { transfers, nativeTransfersWin });
+  registerWrapupGuards(flex, { pending, leaver, notify });
+  return { settings, client, pending, transfers, leaver, strings };
+}

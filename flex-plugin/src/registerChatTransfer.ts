@@ -1,9 +1,13 @@
 import { BuildEnv, nativeTransfersEnabled, readSettings } from './config';
 import { registerTransferTask } from './flex-hooks/actions/TransferTask';
 import { nativeWrapup, registerWrapupGuards } from './flex-hooks/actions/WrapupTask';
+import { registerMessageListItem } from './flex-hooks/components/MessageListItem';
+import { registerTaskCanvasHeader } from './flex-hooks/components/TaskCanvasHeader';
+import { registerTaskCanvasTabs } from './flex-hooks/components/TaskCanvasTabs';
 import { registerNotifications } from './flex-hooks/notifications/ChatTransferNotifications';
 import { ChatLeaver } from './utils/ChatLeaver';
 import { ChatTransfers, randomKey } from './utils/ChatTransfers';
+import { ChatViews } from './utils/ChatViews';
 import type { PluginFlex, PluginManager, PluginTask } from './utils/flexTypes';
 import { agentLocale } from './utils/locale';
 import { PendingTransfers } from './utils/PendingTransfers';
@@ -33,6 +37,7 @@ export function registerChatTransfer(flex: PluginFlex, manager: PluginManager, e
     sleep: overrides.sleep,
   });
   const pending = new PendingTransfers();
+  const views = new ChatViews(client, settings.pollIntervalMs);
   const notify = registerNotifications(flex, strings);
   const transfers = new ChatTransfers({
     client,
@@ -48,5 +53,8 @@ export function registerChatTransfer(flex: PluginFlex, manager: PluginManager, e
 
   registerTransferTask(flex, { transfers, nativeTransfersWin });
   registerWrapupGuards(flex, { pending, leaver, notify });
-  return { settings, client, pending, transfers, leaver, strings };
+  registerTaskCanvasHeader(flex, { leaver, views, pending, strings, nativeTransfersWin });
+  registerTaskCanvasTabs(flex, { views, strings });
+  registerMessageListItem(flex, { strings });
+  return { settings, client, pending, views, transfers, leaver, strings };
 }

@@ -44,8 +44,17 @@ def test_every_route_is_described_and_every_description_is_a_route(client):
         if rule.endpoint != "static"
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
-    described = {(path, method) for path, item in SPEC["paths"].items() for method in item}
-    assert rules == described
+    described = {
+        (path, method)
+        for path, item in SPEC["paths"].items()
+        for method in item
+        if not method.startswith("x-")  # x-pending and other extensions are not operations
+    }
+    # A description may come before its route (`x-pending`: another branch builds it, and the Flex
+    # plugin's contract test already holds its requests to it); once the route exists, the marker goes.
+    pending = {(path, method) for path, method in described if "x-pending" in SPEC["paths"][path]}
+    assert rules & pending == set(), "these routes exist now: remove their x-pending markers"
+    assert rules == described - pending
 
 
 def check_against_description(template: str, method: str, response) -> None:

@@ -34,6 +34,24 @@ FILES = {
 NOTICE_AUTHOR = "system"
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A GET handler for a test or demo page: no access log, whole answers, never cached."""
+
+    def log_message(self, *_args: object) -> None:  # quiet: the demo prints its own lines
+        pass
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, value: object) -> None:
+        self._send(status, json.dumps(value).encode(), "application/json")
+
+
 class ChatSource(Protocol):
     """What the page reads (the sandbox has it)."""
 
@@ -48,7 +66,8 @@ class DemoChat:
     title: str
 
 
-def _attributes(raw: object) -> dict[str, Any]:
+def parse_attributes(raw: object) -> dict[str, Any]:
+    """A message's or participant's attributes (a JSON string in Twilio's answers) as a dict."""
     try:
         value = json.loads(raw) if isinstance(raw, str) and raw else raw
     except ValueError:
@@ -61,7 +80,7 @@ def customer_identity(
 ) -> str:
     """The customer: the guest participant, else the first author who is neither us nor an agent."""
     for participant in participants:
-        if _attributes(participant.get("attributes")).get("member_type") == "guest" and participant.get(
+        if parse_attributes(participant.get("attributes")).get("member_type") == "guest" and participant.get(
             "identity"
         ):
             return str(participant["identity"])
@@ -70,7 +89,7 @@ def customer_identity(
         if (
             author
             and author != NOTICE_AUTHOR
-            and not _attributes(message.get("attributes")).get("notification")
+            and not parse_attributes(message.get("attributes")).get("notification")
         ):
             return str(author)
     return ""
@@ -164,21 +183,7 @@ class CustomerPageServer:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_args: object) -> None:  # quiet: the demo prints its own lines
-                pass
-
-            def _send(self, status: int, body: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def _json(self, status: int, value: object) -> None:
-                self._send(status, json.dumps(value).encode(), "application/json")
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 if path in FILES:

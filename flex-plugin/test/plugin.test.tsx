@@ -44,6 +44,7 @@ function setUp(managerOptions: FakeManagerOptions = {}) {
       registeredNotifications: Flex.Notifications.registeredNotifications,
       registerNotification: (notification: Flex.Notification) => Flex.Notifications.registerNotification(notification),
       showNotification: (id: string, context?: object) => (shown.push([id, context]), Flex.Notifications.showNotification(id, context)),
+      dismissNotificationById: (id: string) => Flex.Notifications.dismissNotificationById(id),
     },
     TaskCanvasHeader: { Content: header.Content },
     TaskCanvasTabs: { Content: tabs.Content },
@@ -136,6 +137,7 @@ it('transfers a chat picked in the directory through the service and says how it
   );
   await waitFor(() => expect(shown.map(([id]) => id)).toEqual([NotificationId.TransferRequested, NotificationId.TransferCreated]));
   expect(Flex.Notifications.isNotificationActive(NotificationId.TransferCreated)).toBe(true);
+  expect(Flex.Notifications.isNotificationActive(NotificationId.TransferRequested)).toBe(false); // gave way
   expect(service.requests.map((r) => `${r.method} ${r.url}`)).toEqual([
     `POST ${SERVICE_URL}/transfers`,
     `GET ${SERVICE_URL}/transfers/${TRANSFER_ID}`,

@@ -1,8 +1,7 @@
 """The customer's side, in headless Chromium: the reference page renders the service's notices
 (message attributes `notification: true`, `notificationType`) as notices, never as chat lines.
 
-Debian's chromium (`apt-get install -y chromium`) driven by Playwright's Python package
-(`pip install playwright`; no `playwright install`: the system browser is used).
+The browser and its `page` fixture: tests/e2e/browser.py and conftest.py.
 """
 
 from __future__ import annotations
@@ -14,69 +13,25 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from ops.demo_web import CustomerPageServer, DemoChat, agent_names
 from sandbox import Sandbox
+from tests.e2e.browser import BROWSER_MISSING
 from tests.support.settings import make_settings
 from worker.adapters.twilio_gateway import TwilioGateway
 from worker.domain.notices import notice_attributes, notice_text
 
-try:
-    from playwright.sync_api import Browser, Page, sync_playwright
-except ImportError:  # the test extra installs it; say so rather than fail
-    sync_playwright = None
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "docs" / "customer-chat.png"
 
-# In CI (CI=true, set by .ci/run) a missing browser is a failure, never a silent skip.
-BROWSER_MISSING = (
-    f"no {CHROMIUM}: Debian's browser (apt-get install -y chromium)"
-    if not os.access(CHROMIUM, os.X_OK)
-    else "Playwright's Python package is not installed (pip install playwright)"
-    if sync_playwright is None
-    else None
-)
-if BROWSER_MISSING and os.environ.get("CI", "").lower() == "true":
-    raise RuntimeError(f"CI=true and the browser tests cannot run: {BROWSER_MISSING}")
-
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(BROWSER_MISSING is not None, reason=BROWSER_MISSING or "")]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1040, "height": 640})
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    yield opened
-    context.close()
-    assert errors == [], f"the page threw: {errors}"
 
 
 def open_chat(page: Page, url: str, conversation_sid: str) -> None:

@@ -38,7 +38,7 @@ export interface PluginFlex {
   readonly Actions: Pick<typeof Flex.Actions, 'addListener' | 'invokeAction'>;
   readonly Notifications: Pick<
     typeof Flex.Notifications,
-    'registerNotification' | 'showNotification' | 'registeredNotifications'
+    'registerNotification' | 'showNotification' | 'dismissNotificationById' | 'registeredNotifications'
   >;
   readonly NotificationType: typeof Flex.NotificationType;
   readonly TaskHelper: PluginTaskHelper;

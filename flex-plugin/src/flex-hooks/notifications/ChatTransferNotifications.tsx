@@ -14,6 +14,12 @@ export enum NotificationId {
   ServiceUnreachable = 'ChatTransferServiceUnreachable',
 }
 
+const SETTLED = new Set<NotificationId>([
+  NotificationId.TransferCreated,
+  NotificationId.TransferFailed,
+  NotificationId.ServiceUnreachable,
+]);
+
 export type Notify = (id: NotificationId, context?: Record<string, string>) => void;
 
 /**
@@ -50,6 +56,8 @@ export function registerNotifications(flex: PluginFlex, strings: Strings): Notif
     });
   }
   return (id, context) => {
+    // "Transferring…" gives way to how the transfer went.
+    if (SETTLED.has(id)) flex.Notifications.dismissNotificationById(NotificationId.TransferRequested);
     flex.Notifications.showNotification(id, context);
   };
 }

@@ -1,0 +1,43 @@
+"""Debian's headless Chromium for the browser tests, driven by Playwright's Python package
+(`pip install playwright`; no `playwright install`: the system browser is used).
+
+In CI (`CI=true`, as `.ci/run` sets it) something the browser tests need that is missing is a
+failure, never a silent skip: `required` raises instead of returning the reason.
+"""
+
+from __future__ import annotations
+
+import os
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # the test extra installs it; say so rather than fail
+    sync_playwright = None
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def required(missing: str | None) -> str | None:
+    """`missing` (why the tests cannot run, or None); raises instead when running in CI."""
+    if missing and os.environ.get("CI", "").lower() == "true":
+        raise RuntimeError(f"CI=true and the browser tests cannot run: {missing}")
+    return missing
+
+
+BROWSER_MISSING = required(
+    f"no {CHROMIUM}: Debian's browser (apt-get install -y chromium)"
+    if not os.access(CHROMIUM, os.X_OK)
+    else "Playwright's Python package is not installed (pip install playwright)"
+    if sync_playwright is None
+    else None
+)

@@ -11,7 +11,8 @@ import type { PluginManager } from './utils/flexTypes';
  *   use_native_transfers  when Flex's native messaging transfers are on (`transfersConfig.enabled`),
  *                         true lets Flex transfer Flex Conversations chats itself (default false:
  *                         the plugin transfers every chat)
- *   poll_interval_ms      how often a pending transfer and the people in a chat are read (default 2000)
+ *   poll_interval_ms      how often the people in a chat on screen are read (default 5000; every agent's
+ *                         desktop counts against the service's BROWSER_RATE_LIMIT per client address)
  */
 export interface Settings {
   readonly serviceUrl: string;
@@ -31,7 +32,7 @@ interface ChatTransferCustomData {
   poll_interval_ms?: unknown;
 }
 
-const DEFAULT_POLL_INTERVAL_MS = 2000;
+const DEFAULT_POLL_INTERVAL_MS = 5000;
 
 function customData(manager: PluginManager): ChatTransferCustomData {
   // Flex merges the hosted configuration's ui_attributes into manager.configuration; read the

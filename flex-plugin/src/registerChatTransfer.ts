@@ -20,6 +20,8 @@ export interface Overrides {
   readonly newKey?: () => string;
 }
 
+/** A pending transfer settles in seconds: it is read every second, for two minutes at most. */
+const TRANSFER_POLL_INTERVAL_MS = 1000;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Everything the plugin adds to Flex; nothing at all when it has no service to talk to. */
@@ -45,7 +47,7 @@ export function registerChatTransfer(flex: PluginFlex, manager: PluginManager, e
     notify,
     newKey: overrides.newKey ?? randomKey,
     sleep: overrides.sleep ?? sleep,
-    pollIntervalMs: settings.pollIntervalMs,
+    pollIntervalMs: TRANSFER_POLL_INTERVAL_MS,
   });
   const leaver = new ChatLeaver({ client, pending, notify, nativeWrapup: (task) => nativeWrapup(flex, task) });
   const nativeTransfersWin = (task: PluginTask) =>

@@ -43,13 +43,18 @@ describe('POST /transfers', () => {
     await expect(client.requestTransfer(request, 'key-1')).resolves.toEqual({ transferId: TRANSFER_ID, alreadyPending: true });
   });
 
-  it('sends again after a lost answer or a 503, with the same key and the token of that moment', async () => {
-    const answers = ['network-error' as const, { status: 503, body: { error: 'retry' } }, { status: 202, body: { transferId: TRANSFER_ID } }];
-    const { client, requests, sleeps } = clientWith(() => answers.shift()!, ['token-1', 'token-2', 'token-3']);
+  it('sends again after a lost answer, a 503 or a 429, with the same key and the token of that moment', async () => {
+    const answers = [
+      'network-error' as const,
+      { status: 503, body: { error: 'retry' } },
+      { status: 429, body: { error: 'too many requests' } },
+      { status: 202, body: { transferId: TRANSFER_ID } },
+    ];
+    const { client, requests, sleeps } = clientWith(() => answers.shift()!, ['token-1', 'token-2', 'token-3', 'token-4']);
     await expect(client.requestTransfer(request, 'key-1')).resolves.toMatchObject({ transferId: TRANSFER_ID });
-    expect(requests.map((r) => r.headers['Idempotency-Key'])).toEqual(['key-1', 'key-1', 'key-1']);
-    expect(requests.map((r) => (r.body as { Token: string }).Token)).toEqual(['token-1', 'token-2', 'token-3']);
-    expect(sleeps).toEqual([500, 1000]);
+    expect(requests.map((r) => r.headers['Idempotency-Key'])).toEqual(['key-1', 'key-1', 'key-1', 'key-1']);
+    expect(requests.map((r) => (r.body as { Token: string }).Token)).toEqual(['token-1', 'token-2', 'token-3', 'token-4']);
+    expect(sleeps).toEqual([500, 1000, 2000]);
   });
 
   it('gives up after its retries, saying the service is unreachable', async () => {

@@ -27,7 +27,7 @@ describe('settings', () => {
         FLEX_APP_CHAT_TRANSFER_SERVICE_URL: 'http://localhost:8000',
         FLEX_APP_CHAT_TRANSFER_USE_NATIVE_TRANSFERS: 'true',
       }),
-    ).toEqual({ serviceUrl: 'http://localhost:8000', useNativeTransfers: true, pollIntervalMs: 2000 });
+    ).toEqual({ serviceUrl: 'http://localhost:8000', useNativeTransfers: true, pollIntervalMs: 5000 });
   });
 
   it('leave the plugin off without a usable URL, or when it is turned off', () => {
@@ -40,7 +40,7 @@ describe('settings', () => {
 
   it('ignore a poll interval that would hammer the service', () => {
     const manager = fakeManager({ customData: { chat_transfer: { service_url: 'https://x.example', poll_interval_ms: 10 } } });
-    expect(readSettings(manager, {})).toMatchObject({ pollIntervalMs: 2000 });
+    expect(readSettings(manager, {})).toMatchObject({ pollIntervalMs: 5000 });
   });
 
   it("read Flex's native messaging transfers from transfersConfig", () => {

@@ -46,8 +46,13 @@ describe('every request the plugin sends is one the service describes', () => {
     await transfer(OTHER_WORKER, 'WARM');
   });
 
-  it('a cold transfer to a queue sent again after a lost answer and a 503', async () => {
-    service.answer('POST /transfers', 'network-error', { status: 503, body: { error: 'temporarily unable to queue the transfer; retry' } });
+  it('a cold transfer to a queue sent again after a lost answer, a 503 and a 429', async () => {
+    service.answer(
+      'POST /transfers',
+      'network-error',
+      { status: 503, body: { error: 'temporarily unable to queue the transfer; retry' } },
+      { status: 429, body: { error: 'too many requests from this client' } },
+    );
     await transfer(QUEUE, 'COLD');
   });
 

@@ -29,7 +29,7 @@ export function chatView(overrides: Partial<ChatView> = {}): ChatView {
     endReason: null,
     closedBy: null,
     customerLeft: false,
-    tasks: [{ taskSid: sid('WT', 1), status: 'inflight' }],
+    tasks: [{ taskSid: sid('WT', 1), status: 'inflight', reason: null, assigned: true, transferId: null, transferMode: null }],
     agents: [{ name: 'Alice', workerSid: WORKER, taskSid: sid('WT', 1) }],
     transfers: [],
     ...overrides,

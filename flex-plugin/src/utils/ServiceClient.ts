@@ -48,7 +48,14 @@ export interface ChatView {
   readonly endReason: string | null;
   readonly closedBy: string | null;
   readonly customerLeft: boolean;
-  readonly tasks: ReadonlyArray<{ readonly taskSid: string; readonly status: string }>;
+  readonly tasks: ReadonlyArray<{
+    readonly taskSid: string;
+    readonly status: 'inflight' | 'closed' | string;
+    readonly reason: string | null;
+    readonly assigned: boolean;
+    readonly transferId: string | null;
+    readonly transferMode: 'WARM' | 'COLD' | null;
+  }>;
   readonly agents: ReadonlyArray<ChatAgent>;
   readonly transfers: ReadonlyArray<{ readonly id: string; readonly kind: string; readonly openedAt: number }>;
 }
@@ -76,7 +83,7 @@ export interface ServiceClientOptions {
   readonly token: () => string;
   readonly fetch?: typeof fetch;
   readonly sleep?: (ms: number) => Promise<void>;
-  /** How often a transfer request is sent again when the service is unreachable or answers 503. */
+  /** How often a transfer request is sent again when the service is unreachable or answers 429/503. */
   readonly retries?: number;
 }
 
@@ -112,7 +119,8 @@ export class ServiceClient {
         if (error instanceof ServiceError && error.status === 409 && typeof error.body?.transferId === 'string') {
           return { transferId: error.body.transferId, alreadyPending: true };
         }
-        const transient = error instanceof ServiceError && (error.unreachable || error.status === 503);
+        // 429 and 503: nothing was done (the rate limit, or the service could not queue).
+        const transient = error instanceof ServiceError && (error.unreachable || error.status === 429 || error.status === 503);
         if (!transient || attempt >= this.retries) throw error;
         await this.sleep(500 * 2 ** attempt);
       }

@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from webhooks.browser import CORS_HEADERS, CORS_PATHS
 from webhooks.browser_guard import SLOTS_ENV, BrowserGuard, BrowserSlots
 from webhooks.chats import bp as chats_bp
+from webhooks.event_streams import bp as event_streams_bp
 from webhooks.intake import EventIntake
 from webhooks.routes import bp, json_error
 from webhooks.signature import SignatureCheck
@@ -41,7 +42,7 @@ def create_app(
     app = Flask("webhooks", static_folder=None)  # the receiver serves no files
     app.config["MAX_BODY_BYTES"] = settings.max_body_bytes
     # Flask refuses larger bodies outright; the view answers the documented 400 first.
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes * 2
+    app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.event_streams_max_body_bytes) * 2
 
     if redis_client is None:
         redis_client = redis.Redis.from_url(
@@ -73,6 +74,7 @@ def create_app(
     app.register_blueprint(bp)
     app.register_blueprint(transfers_bp)
     app.register_blueprint(chats_bp)
+    app.register_blueprint(event_streams_bp)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     browser = {"origins": origins, "allow_headers": CORS_HEADERS, "max_age": 600}
     CORS(app, resources=dict.fromkeys(CORS_PATHS, browser))

@@ -67,6 +67,24 @@ class EventIntake:
         ENQUEUE_SECONDS.observe(time.perf_counter() - started)
         return Outcome.QUEUED
 
+    def accept_batch(self, items: list[tuple[str, str, dict[str, Any]]]) -> list[Outcome]:
+        """Queue each (task name, event id, payload) once per event id, all or none in one Redis
+        round trip with the one-step path. Otherwise event by event: those queued before a failure
+        stay queued (and marked), so the retried batch finds them duplicates. Raises
+        ServiceUnavailable unless every event is queued now or was before."""
+        if not self.one_step:
+            return [self.accept(task_name, event_id, payload) for task_name, event_id, payload in items]
+        assert isinstance(self.queue, CeleryTaskQueue)
+        started = time.perf_counter()
+        batch = []
+        for task_name, event_id, payload in items:
+            list_key, message = self.queue.redis_message(task_name, payload)
+            batch.append((event_id, list_key, message))
+        pushed = self.dedupe.queue_batch_once(batch)
+        if any(pushed):
+            ENQUEUE_SECONDS.observe(time.perf_counter() - started)
+        return [Outcome.QUEUED if new else Outcome.DUPLICATE for new in pushed]
+
     def check_ready(self) -> None:
         self.dedupe.ping()
         self.queue.ping()

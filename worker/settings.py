@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # Not in the contract; the service's own knobs, all with defaults.
     dedupe_ttl_seconds: int = Field(default=24 * 3600, gt=0)
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    # Event Streams' webhook sink (POST /webhooks/event-streams): a batch is larger than one event;
+    # `user:password` when the sink URL carries basic-auth credentials (setup puts them there).
+    event_streams_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    event_streams_basic_auth: SecretStr | None = None
     conversation_ttl_after_end_seconds: int = Field(default=7 * 24 * 3600, gt=0)
     default_agent_name: str = "Agent"
     cors_origins: str = "https://flex.twilio.com"
@@ -87,6 +91,7 @@ class Settings(BaseSettings):
         "celery_broker_url",
         "public_base_url",
         "twilio_api_base_url",
+        "event_streams_basic_auth",
         mode="before",
     )
     @classmethod

@@ -21,6 +21,7 @@ from celery.exceptions import Reject
 from worker.adapters.dead_letters import DeadLetters
 from worker.adapters.http_client import TwilioTransient
 from worker.adapters.task_queue import (
+    CLOUDEVENT,
     CONVERSATIONS_EVENT,
     RECONCILE,
     RUN_TRANSFER,
@@ -28,6 +29,7 @@ from worker.adapters.task_queue import (
     TRACK_TASK,
 )
 from worker.celery_app import app
+from worker.domain.cloudevents import cloudevent_of, domain_event
 from worker.domain.events import ConversationEvent, TaskRouterEvent, TrackTaskRequested
 from worker.handlers.deps import process_deps
 from worker.handlers.reconcile import reconcile as run_reconcile
@@ -101,6 +103,20 @@ def taskrouter_event(self: Task, payload: dict[str, Any]) -> str:
 def conversations_event(self: Task, payload: dict[str, Any]) -> str:
     event = ConversationEvent.from_form(payload["fields"])
     return run(self, payload, lambda: handle_conversation_event(event, process_deps()), event.event_type)
+
+
+@app.task(name=CLOUDEVENT, **TASK_OPTIONS)
+def cloudevent(self: Task, payload: dict[str, Any]) -> str:
+    """An event from the Event Streams sink: the same domain event, the same handler, as the
+    callback's; its type and schema version are logged."""
+    received = cloudevent_of(payload["cloudevent"])
+    event = domain_event(received)
+    log.debug("cloudevent", extra={"type": received.type, "schema_version": received.schema_version})
+    if isinstance(event, TaskRouterEvent):
+        return run(self, payload, lambda: handle_taskrouter_event(event, process_deps()), event.event_type)
+    if isinstance(event, ConversationEvent):
+        return run(self, payload, lambda: handle_conversation_event(event, process_deps()), event.event_type)
+    return "ignored"
 
 
 @app.task(name=TRACK_TASK, **TASK_OPTIONS)

@@ -34,6 +34,29 @@ redis.call('LPUSH', KEYS[2], ARGV[2])
 return 1
 """
 
+# A batch in one script, so a sink request is one round trip, whole or not at all.
+# KEYS[1..n]: the events' keys; KEYS[n+1..2n]: their broker lists. ARGV[1]: seconds to remember,
+# ARGV[2..n+1]: the messages. Answers -1, pushing nothing, when any key is claimed by the other
+# path; else one 1 (pushed) or 0 (queued before, or earlier in this batch) per event.
+_QUEUE_BATCH_ONCE = """
+local n = #KEYS / 2
+for i = 1, n do
+  local seen = redis.call('GET', KEYS[i])
+  if seen and seen ~= 'queued' then return -1 end
+end
+local pushed = {}
+for i = 1, n do
+  if redis.call('GET', KEYS[i]) == 'queued' then
+    pushed[i] = 0
+  else
+    redis.call('SET', KEYS[i], 'queued', 'EX', ARGV[1])
+    redis.call('LPUSH', KEYS[n + i], ARGV[i + 1])
+    pushed[i] = 1
+  end
+end
+return pushed
+"""
+
 
 class Claim(StrEnum):
     NEW = "new"
@@ -46,6 +69,7 @@ class IntakeDedupe:
         self._ttl = ttl_seconds
         self._prefix = prefix
         self._queue_once = client.register_script(_QUEUE_ONCE)
+        self._queue_batch_once = client.register_script(_QUEUE_BATCH_ONCE)
 
     def queue_once(self, event_id: str, list_key: str, message: str) -> bool:
         """Push `message` onto `list_key` unless the event was queued before: True when pushed.
@@ -60,6 +84,20 @@ class IntakeDedupe:
         if pushed < 0:
             raise ServiceUnavailable("another delivery of this event is not queued yet")
         return pushed == 1
+
+    def queue_batch_once(self, items: list[tuple[str, str, str]]) -> list[bool]:
+        """`queue_once` for (event id, list, message) items in one script: True for each pushed.
+        Nothing is pushed when any event's key is claimed by the other path (503, Twilio retries)."""
+        if not items:
+            return []
+        keys = [self._prefix + event_id for event_id, _, _ in items] + [lst for _, lst, _ in items]
+        try:
+            pushed = self._queue_batch_once(keys=keys, args=[self._ttl, *(m for _, _, m in items)])
+        except redis.RedisError as error:
+            raise ServiceUnavailable(f"redis unreachable: {type(error).__name__}") from error
+        if pushed == -1:
+            raise ServiceUnavailable("another delivery of an event of this batch is not queued yet")
+        return [flag == 1 for flag in pushed]
 
     def claim(self, event_id: str) -> Claim:
         """NEW: this delivery queues the event. DUPLICATE: an earlier delivery queued it.

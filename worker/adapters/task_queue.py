@@ -15,6 +15,7 @@ from worker.domain.errors import ServiceUnavailable
 # Task names, shared by the receiver (which only sends) and worker.tasks (which defines them).
 TASKROUTER_EVENT = "chat_transfer.events.taskrouter"
 CONVERSATIONS_EVENT = "chat_transfer.events.conversations"
+CLOUDEVENT = "chat_transfer.events.cloudevent"  # one CloudEvent from the Event Streams sink
 TRACK_TASK = "chat_transfer.events.track_task"
 RUN_TRANSFER = "chat_transfer.transfers.run"
 RECONCILE = "chat_transfer.maintenance.reconcile"
@@ -32,6 +33,9 @@ def summary(payload: dict[str, Any]) -> dict[str, str]:
     """A short `argsrepr` for a webhook event, so Celery does not `saferepr` all of its fields
     (about a tenth of the receiver's CPU per event) and worker logs name the event, not its data."""
     fields = payload.get("fields")
+    cloudevent = payload.get("cloudevent")
+    if isinstance(cloudevent, dict):
+        return {"argsrepr": f"[{cloudevent.get('type', '?')} {cloudevent.get('id', '')}]", "kwargsrepr": "{}"}
     if not isinstance(fields, dict):
         return {}
     name = fields.get("Sid") or fields.get("ConversationSid") or ""

@@ -25,6 +25,8 @@ TASK_CLOSING = {
     "task.completed": CloseReason.COMPLETED,
     "task.canceled": CloseReason.CANCELED,
     "task.deleted": CloseReason.DELETED,
+    # TaskRouter deleting the task itself (Event Streams' Types list it next to task.deleted)
+    "task.system-deleted": CloseReason.DELETED,
 }
 RESERVATION_WITHDRAWN = {
     "reservation.rejected",

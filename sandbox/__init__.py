@@ -1,13 +1,13 @@
 """A stateful, faithful stand-in for the parts of Twilio flex-chat-transfer uses.
 
-TaskRouter, Conversations, Flex Interactions and the Flex token check, served over HTTP
+TaskRouter, Conversations, Flex Interactions, Event Streams and the Flex token check, served over HTTP
 in the ``TWILIO_API_BASE_URL`` layout: what the ``twilio`` library would send to
 ``https://{product}.twilio.com/{path}`` goes to ``{base_url}/{product}/{path}``
-(products ``taskrouter``, ``conversations``, ``flex-api``, ``iam``).  Answers have the
+(products ``taskrouter``, ``conversations``, ``flex-api``, ``events``, ``iam``).  Answers have the
 shapes of Twilio's OpenAPI descriptions (vendored beside this file); every request is
 checked against them.  Which behaviours are modelled, and which are not, is tabled in
 ``sandbox/README.md``, with the layout: the products (``taskrouter/``, ``conversations/``,
-``flex/``) depend on one shared state object (``core.Core``: lock, clock, SIDs, account, the
+``flex/``, ``events/``) depend on one shared state object (``core.Core``: lock, clock, SIDs, account, the
 products and the bus their messages travel on) and tell each other what happened through it.
 
 In-process (tests, the demo)::
@@ -38,7 +38,8 @@ The Python API (all methods are thread-safe):
 Serving
     ``Sandbox(account_sid=None, auth_token=None, seed=0, frozen_clock=False,
     flex_orchestration=True, release_capacity_on_wrapup=False, task_retention=300.0,
-    max_assignment_count=100, webhook_timeout=15.0)``; ``start(host="127.0.0.1", port=0) -> base_url``;
+    max_assignment_count=100, webhook_timeout=15.0, event_streams_batch_size=20,
+    event_streams_backoff=(0.5, 8.0))``; ``start(host="127.0.0.1", port=0) -> base_url``;
     ``stop()``; context manager; ``base_url``, ``account_sid``, ``auth_token``;
     ``app`` (the WSGI app); ``add_api_key(sid=None, secret=None) -> (sid, secret)``.
 Seeding
@@ -84,10 +85,13 @@ Reading back
     response...), ``requests_to(product=, method=, template=)``, ``violations``,
     ``unmodelled``, ``errors``, ``assert_faithful()``; ``interaction_misuses``,
     ``interaction_channel(UO)``; ``deliveries(kind=,
-    event_type=)`` (url, fields, token, attempts with status codes); ``events(types=,
+    event_type=)`` (url, fields, token, attempts with status codes); ``sink_deliveries(
+    sink_sid=)`` (Event Streams' batches: events, attempts); ``event_streams`` (sinks,
+    subscriptions, ``streamed``: every CloudEvent made); ``events(types=,
     task_sid=)``; ``task(sid)``, ``task_status(sid)``, ``tasks(status=, where=)``,
     ``worker(sid)``, ``conversation(sid)``, ``messages(sid)``, ``participants(sid)``;
-    ``wait_idle(timeout=10)`` (webhooks delivered), ``wait_for(predicate, timeout=10)``,
+    ``wait_idle(timeout=10)`` (webhooks and Event Streams' batches delivered),
+    ``wait_for(predicate, timeout=10)``,
     ``pause_webhooks()`` / ``resume_webhooks()`` (let webhooks pile up, then go).
 """
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 
-from . import conversations, taskrouter  # noqa: F401  (registers the handlers)
+from . import conversations, events, taskrouter  # noqa: F401  (registers the handlers)
 from .core import Core
 from .delivery import Deliverer
 from .errors import (
@@ -79,7 +79,7 @@ def make_app(site: Site) -> Flask:
             "sandbox": "flex-chat-transfer Twilio sandbox",
             "base_url": site.base_url(),
             "account_sid": site.core.account_sid,
-            "products": ["taskrouter", "conversations", "flex-api", "iam"],
+            "products": ["taskrouter", "conversations", "flex-api", "events", "iam"],
         }
 
     @app.get("/_sandbox/<what>")

@@ -18,19 +18,17 @@ recorded with its status code.
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urldefrag, urlencode
-from urllib.request import getproxies
 
 import requests
 from twilio.request_validator import RequestValidator
 
 from .faults import Faults
+from .sending import SenderThread
 
 
 @dataclass
@@ -113,8 +111,11 @@ class _Item:
     reorder: bool = False
 
 
-class Deliverer:
+class Deliverer(SenderThread):
+    thread_name = "sandbox-webhooks"
+
     def __init__(self, auth_token: str, faults: Faults, *, timeout: float = 15.0):
+        super().__init__()
         self.validator = RequestValidator(auth_token)
         self.faults = faults
         self.timeout = timeout  # the longest the sandbox waits for an answer
@@ -124,16 +125,6 @@ class Deliverer:
         self._held_since = 0.0
         # how long a webhook picked for reordering waits for a later one to overtake it
         self.reorder_grace = 0.5
-        self._busy = False
-        self._cond = threading.Condition()
-        self._running = False
-        self._thread: threading.Thread | None = None
-        self._session = requests.Session()
-        if not getproxies():  # then read once what requests would read from the environment per call
-            self._session.trust_env = False
-            self._session.verify = (
-                os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-            )
         self.paused = False
 
     # ------------------------------------------------------------ producing
@@ -158,20 +149,6 @@ class Deliverer:
             return d
 
     # ------------------------------------------------------------- running
-    def start(self) -> None:
-        if self._running:
-            return
-        self._running = True
-        self._thread = threading.Thread(target=self._run, name="sandbox-webhooks", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        with self._cond:
-            self._running = False
-            self._cond.notify_all()
-        if self._thread:
-            self._thread.join(timeout=5)
-
     def _next(self) -> _Item | None:
         with self._cond:
             while self._running:

@@ -1,4 +1,5 @@
-"""Fault injection: 429 / 500 answers, latency, dropped / duplicated / reordered webhooks.
+"""Fault injection: 429 / 500 answers, latency, dropped / duplicated / reordered webhooks, and
+Event Streams' events shuffled and sent again.
 
 Every decision comes from a seeded random generator (one stream for HTTP answers,
 one for webhooks), so the same sequence of requests and events meets the same faults.
@@ -28,7 +29,9 @@ class FaultConfig:
     webhook_drop_rate: float = 0.0
     webhook_duplicate_rate: float = 0.0
     webhook_reorder_rate: float = 0.0  # the webhook is held back and sent after the next one
-    webhook_kinds: tuple[str, ...] | None = None  # "taskrouter", "conversations"; None: both
+    webhook_kinds: tuple[str, ...] | None = None  # "taskrouter", "conversations", "event-streams"; None: all
+    stream_shuffle: bool = False  # Event Streams sends each flush's events in a random order
+    stream_duplicate_rate: float = 0.0  # an event streamed once more, in a later batch
 
 
 @dataclass
@@ -63,6 +66,7 @@ class Faults:
     def _reseed(self) -> None:
         self._http_rng = random.Random(f"{self.seed}-http")
         self._hook_rng = random.Random(f"{self.seed}-webhooks")
+        self._stream_rng = random.Random(f"{self.seed}-streams")
 
     def configure(self, *, seed: int | None = None, **options) -> FaultConfig:
         """Set fault options (see FaultConfig); unnamed options keep their values."""
@@ -146,6 +150,21 @@ class Faults:
                 kind = f"http_{out.status}" + ("_after_commit" if out.after_commit else "")
                 self._record(kind, method=method, path=full_path)
             return out
+
+    def stream(self, events: list[dict]) -> tuple[list[dict], list[dict]]:
+        """Event Streams' events to send now (shuffled when configured) and those to send again in
+        a later flush (each with probability `stream_duplicate_rate`)."""
+        with self._lock:
+            cfg = self.config
+            events = list(events)
+            if cfg.stream_shuffle and len(events) > 1:
+                self._stream_rng.shuffle(events)
+                self._record("stream_shuffled", events=len(events))
+            rate = cfg.stream_duplicate_rate
+            again = [e for e in events if rate and self._stream_rng.random() < rate]
+            for event in again:
+                self._record("stream_duplicated", event_type=event.get("type"), id=event.get("id"))
+            return events, again
 
     def webhook(self, kind: str, event_type: str) -> str | None:
         """None, "drop", "duplicate" or "reorder" for a new webhook."""

@@ -26,12 +26,14 @@ SPEC_FILES = {
     "taskrouter": "twilio_taskrouter_v1.json",
     "conversations": "twilio_conversations_v1.json",
     "flex-api": "twilio_flex_v1.json",
+    "events": "twilio_events_v1.json",
 }
 
 HOSTS = {
     "taskrouter": "https://taskrouter.twilio.com",
     "conversations": "https://conversations.twilio.com",
     "flex-api": "https://flex-api.twilio.com",
+    "events": "https://events.twilio.com",
     "iam": "https://iam.twilio.com",
     "chat": "https://chat.twilio.com",
 }

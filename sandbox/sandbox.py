@@ -25,6 +25,7 @@ from .conversations import (
 from .core import Core, Tick
 from .delivery import Deliverer, Delivery
 from .errors import TwilioError
+from .events import EventStreams, SinkDeliverer, SinkDelivery
 from .faults import Faults
 from .flex import AgentDesktop, Flex, Resumption, channel_json, worker_identity
 from .journal import Journal, RequestRecord
@@ -48,6 +49,8 @@ class Sandbox:
         max_assignment_count: int | None = 100,
         webhook_timeout: float = 15.0,
         tick_interval: float = 0.1,
+        event_streams_batch_size: int = 20,
+        event_streams_backoff: tuple[float, float] = (0.5, 8.0),
     ) -> None:
         rng = random.Random(f"{seed}-account")
         self.account_sid = account_sid or "AC" + f"{rng.getrandbits(128):032x}"
@@ -67,6 +70,16 @@ class Sandbox:
         self.flex = Flex(self.core, self.taskrouter, self.conversations)
         self.desktop = AgentDesktop(self.core, self.flex)
         self.resumption = Resumption(self.core, self.flex)
+        self.sink_deliverer = SinkDeliverer(
+            self.auth_token, self.faults, backoff=event_streams_backoff, seed=seed
+        )
+        self.event_streams = EventStreams(
+            self.core,
+            self.sink_deliverer.enqueue,
+            self.faults,
+            forget=self.sink_deliverer.forget,
+            batch_size=event_streams_batch_size,
+        )
         if not flex_orchestration:
             self.flex.flags.add_agent_on_accept = False
         self.api_keys = self.core.api_keys
@@ -97,6 +110,7 @@ class Sandbox:
         self.host, self.port = host, self._server.server_port
         self._running = True
         self.deliverer.start()
+        self.sink_deliverer.start()
         server = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -115,6 +129,7 @@ class Sandbox:
         self._running = False
         close_http_server(self._server)
         self.deliverer.stop()
+        self.sink_deliverer.stop()
         for t in self._threads:
             t.join(timeout=5)
 
@@ -160,8 +175,14 @@ class Sandbox:
 
     # --------------------------------------------------------------- waiting
     def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Wait until every webhook produced so far has been delivered (or given up)."""
-        return self.deliverer.wait_idle(timeout)
+        """Wait until every webhook produced so far has been delivered (or given up), Event Streams'
+        batches included (their retries too)."""
+        deadline = time.monotonic() + timeout
+        with self.core.lock:
+            self.event_streams.flush()
+        return self.deliverer.wait_idle(timeout) and self.sink_deliverer.wait_idle(
+            max(0.0, deadline - time.monotonic())
+        )
 
     def pause_webhooks(self) -> None:
         """Hold every webhook back (they queue up, in order) until `resume_webhooks`."""
@@ -705,6 +726,11 @@ class Sandbox:
                 for d in self.deliverer.deliveries
                 if (kind is None or d.kind == kind) and (event_type is None or d.event_type == event_type)
             ]
+
+    def sink_deliveries(self, *, sink_sid: str | None = None) -> list[SinkDelivery]:
+        """Event Streams' batches produced so far (each with its events and attempts)."""
+        with self.core.lock:
+            return [d for d in self.sink_deliverer.deliveries if sink_sid is None or d.sink_sid == sink_sid]
 
     def requests_to(
         self, product: str | None = None, method: str | None = None, template: str | None = None

@@ -250,6 +250,46 @@ def tour(sb: Sandbox) -> None:
             timeout=10,
         )
         assert resp.status_code == 200
+    # ---- Event Streams
+    sink = api(
+        "POST",
+        "events",
+        "/v1/Sinks",
+        Description="tour",
+        SinkType="webhook",
+        SinkConfiguration=json.dumps({"destination": "http://127.0.0.1:9/sink", "method": "POST"}),
+    )
+    SINK = f"/v1/Sinks/{sink['sid']}"
+    api("GET", "events", "/v1/Sinks", InUse="false", Status="active")
+    api("GET", "events", SINK)
+    api("POST", "events", SINK, Description="tour sink")
+    api("POST", "events", f"{SINK}/Test")
+    api("POST", "events", f"{SINK}/Validate", TestId=sb.event_streams.sinks[sink["sid"]].last_test_id)
+    types = [json.dumps({"type": "com.twilio.taskrouter.task.created", "schema_version": 4})]
+    sub = api("POST", "events", "/v1/Subscriptions", Description="tour", SinkSid=sink["sid"], Types=types)
+    SUB = f"/v1/Subscriptions/{sub['sid']}"
+    api("GET", "events", "/v1/Subscriptions", SinkSid=sink["sid"])
+    api("GET", "events", SUB)
+    api("POST", "events", SUB, Description="tour subscription")
+    api("POST", "events", f"{SUB}/SubscribedEvents", Type="com.twilio.taskrouter.task.completed")
+    api(
+        "POST",
+        "events",
+        f"{SUB}/SubscribedEvents",
+        Type="com.twilio.taskrouter.task.completed",
+        SchemaVersion="3",
+    )
+    api("GET", "events", f"{SUB}/SubscribedEvents")
+    api("GET", "events", f"{SUB}/SubscribedEvents/com.twilio.taskrouter.task.completed")
+    api("POST", "events", f"{SUB}/SubscribedEvents/com.twilio.taskrouter.task.completed", SchemaVersion="4")
+    api("DELETE", "events", f"{SUB}/SubscribedEvents/com.twilio.taskrouter.task.completed")
+    api("GET", "events", "/v1/Types", SchemaId="TaskRouter.WDSEvent", PageSize=5)
+    api("GET", "events", "/v1/Types/com.twilio.conversations.participant.added")
+    api("GET", "events", "/v1/Schemas/TaskRouter.WDSEvent")
+    api("GET", "events", "/v1/Schemas/TaskRouter.WDSEvent/Versions")
+    api("GET", "events", "/v1/Schemas/Conversations.ParticipantAdded/Versions/2")
+    api("DELETE", "events", SUB)
+    api("DELETE", "events", SINK)
     # ---- a few errors, for the error shape
     api("GET", "taskrouter", f"{WS}/Tasks/WT" + "0" * 32, expect=404)
     api("POST", "conversations", "/v1/Conversations", State="closed", expect=400)

@@ -140,6 +140,7 @@ def test_the_shared_state_depends_on_no_product():
         "sandbox.taskrouter",
         "sandbox.conversations",
         "sandbox.flex",
+        "sandbox.events",
         "sandbox.app",
         "sandbox.sandbox",
     )

@@ -234,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
     setup.add_argument("--dry-run", action="store_true", help="change nothing; print what would change")
     setup.add_argument("--public-url", metavar="URL", help="point Twilio's webhooks at URL")
     setup.add_argument(
+        "--event-streams",
+        action="store_true",
+        help="with --public-url: subscribe the service to Event Streams (a webhook sink and one "
+        "subscription) and leave the workspace's event callback and the Conversations webhooks alone",
+    )
+    setup.add_argument(
         "--conversations-webhook", choices=["service", "global"], default="service",
         help="set the post-event webhook on the Flex chat service (default) or account-wide",
     )  # fmt: skip

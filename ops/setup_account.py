@@ -4,8 +4,9 @@ Finds the Flex workspace, the "Chat Transfer" workflow and the Conversations ser
 their sids into `.env` as the Flex template's `npm run generate-env` does: other lines stay as they
 are, keys already there are updated in place. `--create-workflow` builds (or brings up to date)
 the workflow from the live queue list; `--public-url URL` points the workspace's event callback
-and the Conversations post-event webhook at the service; `--dry-run` changes nothing and says
-what would change.
+and the Conversations post-event webhook at the service, or, with `--event-streams`, subscribes
+the service to Event Streams instead (ops/event_streams_setup.py); `--dry-run` changes nothing
+and says what would change.
 
 Needs only `TWILIO_ACCOUNT_SID` and `TWILIO_AUTH_TOKEN` (or `TWILIO_API_KEY` and
 `TWILIO_API_SECRET`), from the environment or the `.env` file: it runs before the workflow sid
@@ -96,6 +97,7 @@ class SetupSettings(BaseSettings):
     # The service's TRANSFER_TIMEOUT_SECONDS: each target of the workflow waits as long as a
     # transfer task may (the task's own Timeout is the same), not until TaskRouter's default day.
     transfer_timeout_seconds: int = Field(default=120, gt=0, le=14 * 24 * 3600)
+    event_streams_basic_auth: SecretStr | None = None  # user:password the sink URL carries
 
     @model_validator(mode="before")
     @classmethod
@@ -414,12 +416,15 @@ def run_setup(
     dry_run: bool = False,
     public_url: str | None = None,
     conversations_scope: str = "service",
+    event_streams: bool = False,
     out: TextIO = sys.stdout,
 ) -> tuple[int, Report]:
     """Run setup; returns the exit status and what was found and done."""
     path = Path(env_file)
     report = Report()
     try:
+        if event_streams and not public_url:
+            raise SetupError("--event-streams needs --public-url URL (where Event Streams sends events)")
         if public_url:
             public_endpoints(public_url)  # a bad URL stops setup before anything changes
         settings = load_setup_settings(path)
@@ -438,7 +443,16 @@ def run_setup(
             )
         if report.workflow_diff and (dry_run or report.workflow_action in ("created", "updated")):
             setup.say(report.workflow_diff.rstrip("\n"))
-        if public_url:
+        if public_url and event_streams:
+            from ops.event_streams_setup import EventStreamsSetup
+
+            credentials = settings.event_streams_basic_auth
+            report.webhooks += EventStreamsSetup(setup).ensure(
+                public_url, credentials.get_secret_value() if credentials else None, dry_run=dry_run
+            )
+            for line in report.webhooks:
+                setup.say(line)
+        elif public_url:
             setup.point_webhooks(
                 report.workspace_sid,
                 report.chat_service_sid,
@@ -491,5 +505,6 @@ def main(ns: argparse.Namespace) -> int:
         dry_run=ns.dry_run,
         public_url=ns.public_url,
         conversations_scope=ns.conversations_webhook,
+        event_streams=ns.event_streams,
     )
     return status

@@ -41,6 +41,7 @@ from worker.domain.cloudevents import parse_batch
 from worker.domain.errors import InvalidInput, ServiceUnavailable
 
 ENDPOINT = "event-streams"
+TEST_EVENT = "com.twilio.eventstreams.test-event"  # Sinks/{Sid}/Test; its test_id validates the sink
 bp = Blueprint("event_streams", __name__)
 
 
@@ -82,6 +83,9 @@ def event_streams_sink() -> Response:
     except InvalidInput as error:
         return reject(ENDPOINT, 400, "invalid", error.message, error.field)
     raws = body if isinstance(body, list) else [body]
+    for event in events:
+        if event.type == TEST_EVENT and isinstance(event.data, dict):
+            current_app.logger.warning("Event Streams test event: test_id %s", event.data.get("test_id"))
     received_at = time.time()
     handled = [(e, raw) for e, raw in zip(events, raws, strict=True) if e.handled is not None]
     items = [(CLOUDEVENT, e.dedupe_key, queued_payload(raw, received_at)) for e, raw in handled]

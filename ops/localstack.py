@@ -160,6 +160,9 @@ class LocalStack:
     workers_spec: tuple[dict[str, Any], ...] = DEFAULT_WORKERS
     queues: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_QUEUES))
     progress: Callable[[str], None] = lambda _message: None
+    # "callback": the workspace's event callback and the Conversations webhook; "event-streams":
+    # an Event Streams sink and subscription made by `chat-transfer setup --event-streams`'s code
+    intake: str = "callback"
 
     def start(self) -> LocalStack:
         from sandbox import Sandbox
@@ -176,8 +179,11 @@ class LocalStack:
         self.env = self.service_env()
         self.web, self.base_url = start_web(self.env, workers=self.web_workers, port=self.web_port)
         self.progress(f"receiver at {self.base_url}")
-        self.sandbox.set_event_callback(f"{self.base_url}/webhooks/taskrouter")
-        self.sandbox.set_conversations_webhook(f"{self.base_url}/webhooks/conversations")
+        if self.intake == "event-streams":
+            self.subscribe_event_streams()
+        else:
+            self.sandbox.set_event_callback(f"{self.base_url}/webhooks/taskrouter")
+            self.sandbox.set_conversations_webhook(f"{self.base_url}/webhooks/conversations")
         self.workers = [
             start_worker(self.env, concurrency=self.worker_concurrency, name=f"worker{i + 1}")
             for i in range(self.worker_count)
@@ -186,6 +192,22 @@ class LocalStack:
         self.beat_process = start_beat(self.env) if self.beat else None
         self.redis = redis.Redis.from_url(self.redis_url, decode_responses=True)
         return self
+
+    def subscribe_event_streams(self, public_url: str | None = None) -> list[str]:
+        """The sink and subscription `chat-transfer setup --event-streams` makes, by its code."""
+        import io
+
+        from ops.event_streams_setup import EventStreamsSetup
+        from ops.setup_account import AccountSetup, SetupSettings
+
+        settings = SetupSettings(  # type: ignore[call-arg]
+            _env_file=None,
+            twilio_account_sid=self.sandbox.account_sid,
+            twilio_auth_token=self.sandbox.auth_token,
+            twilio_api_base_url=self.sandbox.base_url,
+        )
+        setup = EventStreamsSetup(AccountSetup(settings, out=io.StringIO()))
+        return setup.ensure(public_url or self.base_url, None, dry_run=False)
 
     def service_env(self) -> dict[str, str]:
         keep = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "CELERY_", "REDIS_"))}

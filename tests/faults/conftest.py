@@ -23,6 +23,7 @@ ORDER = {
     "fuzz-transfers": 7,
     "fuzz-openapi": 8,
     "double-click": 9,
+    "event-streams-503": 10,
 }
 
 

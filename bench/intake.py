@@ -1,5 +1,9 @@
 """Intake: signed TaskRouter events against the receiver under gunicorn, next to the ceiling.
 
+The Event Streams sink (`sink_levels`): the same events as CloudEvents, in signed batches of 1, 10
+and 50 to `/webhooks/event-streams`, with wrk at 32 connections in the same run, against the same
+receiver and redis-server; its events/s set beside the callback's at 32 connections.
+
 Closed loop (wrk, Debian's package, with `wrk_signed.lua`): 1, 8, 32 and 64 connections, each
 level run against the bare 204 endpoint and the receiver in turn (same gunicorn settings, same
 bodies, same script). Open loop (`open_loop`, an asyncio client in this process): a constant
@@ -14,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -33,6 +38,9 @@ from ops.embedded_redis import EmbeddedRedis, free_port
 from ops.localstack import ServiceProcess, start_web, wait_for
 
 PATH = "/webhooks/taskrouter"
+SINK_PATH = "/webhooks/event-streams"
+SINK_BATCHES = (1, 10, 50)
+SINK_CONNECTIONS = 32
 LUA = Path(__file__).with_name("wrk_signed.lua")
 EVENTS_QUEUE = "events"
 
@@ -90,6 +98,49 @@ def event_fields(run: int, n: int) -> dict[str, str]:
         ),
         "ReservationSid": f"WR{run:08x}{n:024x}",
     }
+
+
+def cloudevent(run: int, n: int) -> dict[str, Any]:
+    """The same `reservation.accepted` as Event Streams sends it (TaskRouter.WDSEvent: `data.payload`
+    is the callback's fields in snake_case), with its own EV sid and CloudEvent id."""
+    fields = event_fields(run, n)
+    payload = {re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower(): v for k, v in fields.items() if k != "EventType"}
+    payload["eventtype"] = fields["EventType"]
+    del payload["timestamp_ms"]
+    for name in ("task_age", "task_priority"):
+        payload[name] = int(payload[name])
+    return {
+        "specversion": "1.0",
+        "type": "com.twilio.taskrouter.reservation.accepted",
+        "source": f"/v1/Workspaces/{WORKSPACE_SID}/Tasks/{fields['TaskSid']}",
+        "id": f"EZ{run:08x}{n:024x}",
+        "dataschema": "https://events-schemas.twilio.com/TaskRouter.WDSEvent/4",
+        "datacontenttype": "application/json",
+        "time": "2025-11-25T18:23:20.000Z",
+        "data": {
+            "sid": fields["Sid"],
+            "name": "ReservationAccepted",
+            "account_sid": ACCOUNT_SID,
+            "timestamp": "2025-11-25T18:23:20.000Z",
+            "level": "INFO",
+            "group": "reservation",
+            "product_name": "TaskRouter",
+            "publisher": "Flex Task Assignment",
+            "payload_type": "application/json",
+            "payload": payload,
+        },
+    }
+
+
+def write_sink_bodies(path: Path, url: str, run: int, batch: int, requests_count: int) -> None:
+    """Lines "<path?bodySHA256=…>\t<signature>\t<JSON batch>", each batch of distinct events."""
+    validator = RequestValidator(AUTH_TOKEN)
+    with path.open("w") as out:
+        for r in range(requests_count):
+            body = json.dumps([cloudevent(run, r * batch + i) for i in range(batch)], separators=(",", ":"))
+            query = f"bodySHA256={validator.compute_hash(body)}"
+            signature = validator.compute_signature(f"{url}?{query}", {})
+            out.write(f"{SINK_PATH}?{query}\t{signature}\t{body}\n")
 
 
 def write_bodies(path: Path, url: str, run: int, count: int) -> None:
@@ -154,6 +205,24 @@ class OpenLoop:
 
 
 @dataclass
+class SinkLevel:
+    """The sink at one batch size: events/s is requests/s times the batch size."""
+
+    batch: int
+    connections: int
+    seconds: float
+    rps: float
+    events_per_s: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+    wrapped: int
+    queued: int  # events on the broker after the run: must be ≥ the events answered 2xx
+    round: int = 1
+
+
+@dataclass
 class IntakeResult:
     closed: list[ClosedLoop] = field(default_factory=list)  # the best round of each (target, level)
     all_runs: list[ClosedLoop] = field(default_factory=list)
@@ -162,16 +231,21 @@ class IntakeResult:
     gunicorn_workers: int = 2
     wrk_version: str = ""
     event_bytes: int = 0
+    sink: list[SinkLevel] = field(default_factory=list)  # the best round of each batch size
+    sink_runs: list[SinkLevel] = field(default_factory=list)
+    cloudevent_bytes: int = 0
 
     def level(self, target: str, connections: int) -> ClosedLoop:
         return next(r for r in self.closed if r.target == target and r.connections == connections)
 
 
-def run_wrk(url: str, bodies: Path, connections: int, seconds: float) -> dict[str, Any]:
+def run_wrk(
+    url: str, bodies: Path, connections: int, seconds: float, content_type: str | None = None
+) -> dict[str, Any]:
     threads = min(2, connections)
     args = [
         "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s",
-        "-s", str(LUA), url, "--", str(bodies), str(threads), PATH,
+        "-s", str(LUA), url, "--", str(bodies), str(threads), PATH, *([content_type] if content_type else []),
     ]  # fmt: skip
     done = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 120, check=False)
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH ")), None)
@@ -278,6 +352,64 @@ def measure_level(
     )
 
 
+def measure_sink(
+    url: str, batch: int, seconds: float, workdir: Path, run_id: int, client: redis.Redis, rate_guess: float
+) -> SinkLevel:
+    """One batch size: enough distinct batches for `rate_guess` requests/s (no wrap-around)."""
+    bodies = workdir / f"sink-{batch}.txt"
+    write_sink_bodies(bodies, f"{url}{SINK_PATH}", run_id, batch, int(rate_guess * seconds * 1.5) + 200)
+    client.delete(EVENTS_QUEUE)
+    out = run_wrk(url, bodies, SINK_CONNECTIONS, seconds, "application/json")
+    bodies.unlink()
+    kinds = ("status_errors", "connect_errors", "read_errors", "timeouts")
+    duration = out["duration_us"] / 1e6
+    return SinkLevel(
+        batch=batch,
+        connections=SINK_CONNECTIONS,
+        seconds=duration,
+        rps=out["requests"] / duration,
+        events_per_s=out["requests"] * batch / duration,
+        p50_ms=out["p50_us"] / 1000,
+        p99_ms=out["p99_us"] / 1000,
+        requests=out["requests"],
+        errors=sum(out[k] for k in kinds),
+        wrapped=out["wrapped"],
+        queued=client.llen(EVENTS_QUEUE),
+    )
+
+
+def sink_levels(
+    result: IntakeResult,
+    base: str,
+    rounds: int,
+    seconds: float,
+    workdir: Path,
+    run_id: int,
+    client: redis.Redis,
+) -> int:
+    """Each batch size, a 1 s probe to size its bodies, then `rounds` runs; the best round counts."""
+    result.cloudevent_bytes = len(json.dumps(cloudevent(0, 0), separators=(",", ":")))
+    guesses = {}
+    for batch in SINK_BATCHES:
+        probe = measure_sink(base, batch, 1.0, workdir, run_id, client, 4000 / batch)
+        guesses[batch] = max(probe.rps, 1.0) * 1.5
+        run_id += 1
+    for round_no in range(rounds):
+        for batch in SINK_BATCHES:
+            level = measure_sink(base, batch, seconds, workdir, run_id, client, guesses[batch])
+            run_id += 1
+            level.round = round_no + 1
+            result.sink_runs.append(level)
+            say(
+                f"intake r{round_no + 1} sink batch={batch:<3d} {level.rps:7.0f} req/s "
+                f"{level.events_per_s:7.0f} events/s p50 {level.p50_ms:6.2f} ms p99 {level.p99_ms:6.2f} ms "
+                f"queued {level.queued} wrapped {level.wrapped}"
+            )
+    for batch in SINK_BATCHES:
+        result.sink.append(max((r for r in result.sink_runs if r.batch == batch), key=lambda r: r.rps))
+    return run_id
+
+
 def run(quick: bool) -> IntakeResult:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
@@ -331,6 +463,7 @@ def run(quick: bool) -> IntakeResult:
                 for name in targets:
                     runs = [r for r in result.all_runs if r.target == name and r.connections == connections]
                     result.closed.append(max(runs, key=lambda r: r.rps))
+            run_id = sink_levels(result, base, rounds, seconds / 2, workdir, run_id, client)
             rate = 1000.0
             for name, url in targets.items():
                 payloads = signed_requests(

@@ -1,5 +1,7 @@
 -- wrk script for `python -m bench`: POSTs pre-signed TaskRouter events, each with its own Sid.
--- args: <bodies file> <thread count> <path>. Each line of the file is "<signature>\t<form body>";
+-- args: <bodies file> <thread count> <path> [content type]. Each line of the file is
+-- "<signature>\t<body>", or "<path and query>\t<signature>\t<body>" (an Event Streams batch, whose
+-- URL carries its body's hash);
 -- thread t of T sends lines t+1, t+1+T, t+1+2T, ... so no Sid repeats across threads (a repeat
 -- would be answered from the dedupe key, a shortcut). Running out wraps around and is reported.
 local threads = {}
@@ -12,15 +14,24 @@ function setup(thread)
 end
 
 function init(args)
-  sigs, bodies, n = {}, {}, 0
+  paths, sigs, bodies, n = {}, {}, {}, 0
+  path = args[3]
+  content_type = args[4] or "application/x-www-form-urlencoded"
   for line in io.lines(args[1]) do
     local tab = line:find("\t", 1, true)
+    local second = line:find("\t", tab + 1, true)
     n = n + 1
-    sigs[n] = line:sub(1, tab - 1)
-    bodies[n] = line:sub(tab + 1)
+    if second then
+      paths[n] = line:sub(1, tab - 1)
+      sigs[n] = line:sub(tab + 1, second - 1)
+      bodies[n] = line:sub(second + 1)
+    else
+      paths[n] = path
+      sigs[n] = line:sub(1, tab - 1)
+      bodies[n] = line:sub(tab + 1)
+    end
   end
   nthreads = tonumber(args[2])
-  path = args[3]
   sent = 0
   wrapped = 0
 end
@@ -32,8 +43,8 @@ function request()
     wrapped = wrapped + 1
     k = ((k - 1) % n) + 1
   end
-  return wrk.format("POST", path, {
-    ["Content-Type"] = "application/x-www-form-urlencoded",
+  return wrk.format("POST", paths[k], {
+    ["Content-Type"] = content_type,
     ["X-Twilio-Signature"] = sigs[k],
   }, bodies[k])
 end

@@ -29,6 +29,7 @@ import base64
 import binascii
 import hmac
 import json
+import logging
 import time
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -43,6 +44,7 @@ from worker.domain.errors import InvalidInput, ServiceUnavailable
 ENDPOINT = "event-streams"
 TEST_EVENT = "com.twilio.eventstreams.test-event"  # Sinks/{Sid}/Test; its test_id validates the sink
 bp = Blueprint("event_streams", __name__)
+log = logging.getLogger("chat_transfer.web")
 
 
 def basic_auth_ok(header: str | None, expected: str) -> bool:
@@ -76,7 +78,7 @@ def event_streams_sink() -> Response:
         return reject(ENDPOINT, 403, "signature", "missing or invalid X-Twilio-Signature")
     try:
         body = json.loads(request.get_data(as_text=True))
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deep for the decoder is not JSON we take
         return reject(ENDPOINT, 400, "invalid", "body is not JSON", "body")
     try:
         events = parse_batch(body)
@@ -85,7 +87,7 @@ def event_streams_sink() -> Response:
     raws = body if isinstance(body, list) else [body]
     for event in events:
         if event.type == TEST_EVENT and isinstance(event.data, dict):
-            current_app.logger.warning("Event Streams test event: test_id %s", event.data.get("test_id"))
+            log.info("Event Streams test event", extra={"test_id": event.data.get("test_id")})
     received_at = time.time()
     handled = [(e, raw) for e, raw in zip(events, raws, strict=True) if e.handled is not None]
     items = [(CLOUDEVENT, e.dedupe_key, queued_payload(raw, received_at)) for e, raw in handled]

@@ -56,7 +56,7 @@ def check_json_object(form: Mapping[str, str], field: str) -> None:
         return
     try:
         parsed = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deep for the decoder: a 500 before
         raise InvalidInput(field, f"{field} is not valid JSON") from None
     if not isinstance(parsed, dict):
         raise InvalidInput(field, f"{field} must be a JSON object")

@@ -261,3 +261,18 @@ def test_answers_validate_against_the_receivers_description(queue):
     down = post_batch(client, [taskrouter_event("task.created", n=99)], headers=auth)
     assert down.status_code == 503
     check_against_description(PATH, "post", down)
+
+
+DEEP = "[" * 5000 + "]" * 5000  # json.loads raises RecursionError, not ValueError
+
+
+def test_json_nested_too_deep_is_400_not_500(client, queue):
+    assert post_batch(client, None, body=DEEP).json["field"] == "body"
+    event = taskrouter_event("task.created", n=40, task_attributes=DEEP)
+    response = post_batch(client, [event])
+    assert response.status_code == 400 and response.json["field"] == "[0].data.payload.task_attributes"
+    fields = task_event(TaskAttributes=DEEP)
+    signature = twilio_signature(BASE + "/webhooks/taskrouter", fields, AUTH_TOKEN)
+    callback = client.post("/webhooks/taskrouter", data=fields, headers={"X-Twilio-Signature": signature})
+    assert callback.status_code == 400 and callback.json["field"] == "TaskAttributes"
+    assert queue.sent == []

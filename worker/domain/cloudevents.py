@@ -195,7 +195,7 @@ def _check_json_object(values: Mapping[str, Any], name: str, where: str) -> None
         return
     try:
         parsed = json.loads(value) if isinstance(value, str) else value
-    except ValueError:
+    except (ValueError, RecursionError):
         raise InvalidInput(f"{where}.{name}", f"{where}.{name} is not valid JSON") from None
     if not isinstance(parsed, dict):
         raise InvalidInput(f"{where}.{name}", f"{where}.{name} must be a JSON object")

@@ -33,8 +33,9 @@ from referencing import Registry, Resource
 
 from sandbox import Sandbox
 from tests.faults.figures import Figures
+from tests.support.cloudevents import conversations_event, taskrouter_event
 from tests.support.settings import make_settings
-from tests.support.signing import twilio_signature
+from tests.support.signing import event_streams_signature, twilio_signature
 from tests.unit.test_openapi import SPEC
 from tests.unit.test_receiver import RecordingQueue
 from webhooks import create_app
@@ -44,6 +45,7 @@ from worker.adapters.task_queue import RUN_TRANSFER
 pytestmark = [pytest.mark.faults, pytest.mark.fuzz]
 
 BASE = "https://receiver.example.com"
+EVENT_STREAMS = "/webhooks/event-streams"
 FORM = "application/x-www-form-urlencoded"
 # Per test: a few hundred in the default run (seconds), 2000 under `-m faults` (conftest).
 CASES = int(os.environ.get("FUZZ_CASES", "300"))
@@ -91,6 +93,8 @@ class Receiver:
         added = len(self.queue.sent) - queued
         if status >= 400:
             assert added == 0 and (self.transfers() if records else 0) == transfers, (template, request)
+        elif template == EVENT_STREAMS:  # a batch: what it says it queued, and nothing else
+            assert added == response.get_json()["queued"], (added, response.get_json())
         elif template == "/transfers":
             assert added == 1 and self.queue.sent[-1][0] == RUN_TRANSFER
             assert self.transfers() == transfers + 1
@@ -363,3 +367,60 @@ def test_a_json_body_with_a_signature_but_no_body_hash_is_refused(receiver):
             template, "post", template, data=b"{}", content_type="application/json", headers=headers
         )
         assert response.status_code == 403
+
+
+# ---- the Event Streams sink ------------------------------------------------------------------
+
+CLOUDEVENTS = [
+    *(taskrouter_event(kind) for kind in ("task.created", "task.completed", "reservation.accepted")),
+    *(conversations_event(kind) for kind in ("participant.added", "conversation-state.updated")),
+    taskrouter_event("worker.activity.update"),  # a type the service ignores
+]
+
+
+@st.composite
+def cloudevent(draw: st.DrawFn) -> Any:
+    """One of the valid events, then zero to two of its fields (envelope, data or payload) made
+    wrong or taken out; now and then something that is not an event at all."""
+    if draw(st.integers(0, 19)) == 0:
+        return draw(any_json)
+    event = json.loads(json.dumps(draw(st.sampled_from(CLOUDEVENTS))))
+    event["id"] = draw(st.sampled_from([event["id"], "EZ" + draw(st.binary(min_size=16, max_size=16)).hex()]))
+    for _ in range(draw(st.integers(0, 2))):
+        places = [event]
+        if isinstance(event.get("data"), dict):
+            places.append(event["data"])
+            if isinstance(event["data"].get("payload"), dict):
+                places.append(event["data"]["payload"])
+        place = draw(st.sampled_from(places))
+        if not place:
+            continue
+        name = draw(st.sampled_from(sorted(place)))
+        if draw(st.booleans()):
+            place.pop(name)
+        else:
+            place[name] = draw(st.sampled_from(JUNK) | any_json)
+    return event
+
+
+@FUZZ
+@given(data=st.data())
+def test_the_event_streams_sink_never_fails_and_queues_only_what_it_accepts(receiver, data):
+    if data.draw(st.integers(0, 9)) == 0:
+        raw = data.draw(raw_bodies)
+        receiver.call(EVENT_STREAMS, "post", EVENT_STREAMS, **raw_request(*raw))
+        return
+    batch = data.draw(st.lists(cloudevent(), max_size=4) | cloudevent())
+    body = json.dumps(batch)
+    how = data.draw(st.sampled_from(["signed", "signed", "signed", "unsigned", "wrong token"]))
+    token = receiver.token if how != "wrong token" else receiver.token + "x"
+    url, signed = event_streams_signature(f"{BASE}{EVENT_STREAMS}", body, token)
+    headers = {"X-Twilio-Signature": signed} if how != "unsigned" else {}
+    path = EVENT_STREAMS + url[len(f"{BASE}{EVENT_STREAMS}") :]
+    response = receiver.call(
+        EVENT_STREAMS, "post", path, data=body, content_type="application/json", headers=headers
+    )
+    if response.status_code == 200:
+        answer = response.get_json()
+        events = batch if isinstance(batch, list) else [batch]
+        assert answer["queued"] + answer["duplicates"] + answer["ignored"] == len(events)

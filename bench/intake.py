@@ -233,6 +233,7 @@ class IntakeResult:
     event_bytes: int = 0
     sink: list[SinkLevel] = field(default_factory=list)  # the best round of each batch size
     sink_runs: list[SinkLevel] = field(default_factory=list)
+    sink_callback: ClosedLoop | None = None  # the callback at 32 connections, in the sink's rounds
     cloudevent_bytes: int = 0
 
     def level(self, target: str, connections: int) -> ClosedLoop:
@@ -394,7 +395,13 @@ def sink_levels(
         probe = measure_sink(base, batch, 1.0, workdir, run_id, client, 4000 / batch)
         guesses[batch] = max(probe.rps, 1.0) * 1.5
         run_id += 1
+    callbacks = []
     for round_no in range(rounds):
+        callback = measure_level("receiver", base, SINK_CONNECTIONS, seconds, workdir, run_id, client)
+        run_id += 1
+        callback.round = round_no + 1
+        callbacks.append(callback)
+        say(f"intake r{round_no + 1} callback c={SINK_CONNECTIONS} {callback.rps:7.0f} events/s")
         for batch in SINK_BATCHES:
             level = measure_sink(base, batch, seconds, workdir, run_id, client, guesses[batch])
             run_id += 1
@@ -407,6 +414,7 @@ def sink_levels(
             )
     for batch in SINK_BATCHES:
         result.sink.append(max((r for r in result.sink_runs if r.batch == batch), key=lambda r: r.rps))
+    result.sink_callback = max(callbacks, key=lambda r: r.rps)
     return run_id
 
 
@@ -463,7 +471,7 @@ def run(quick: bool) -> IntakeResult:
                 for name in targets:
                     runs = [r for r in result.all_runs if r.target == name and r.connections == connections]
                     result.closed.append(max(runs, key=lambda r: r.rps))
-            run_id = sink_levels(result, base, rounds, seconds / 2, workdir, run_id, client)
+            run_id = sink_levels(result, base, rounds + 1, seconds / 2, workdir, run_id, client)
             rate = 1000.0
             for name, url in targets.items():
                 payloads = signed_requests(

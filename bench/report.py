@@ -203,7 +203,7 @@ def table(details: dict[str, Any], h: dict[str, Any]) -> str:
                 f"{'':30s}{c:>5d} {ce['rps']:>11.0f} {re_['rps']:>12.0f} {re_['rps'] / ce['rps']:>6.2f}"
                 f"   {ce['p50_ms']:>6.2f}/{re_['p50_ms']:<7.2f}  {ce['p99_ms']:>7.2f}/{re_['p99_ms']:<7.2f}"
             )
-        callback = _level(intake, "receiver", 32)
+        callback = intake.get("sink_callback") or _level(intake, "receiver", 32)
         for level in intake.get("sink", []):
             lines.append(
                 f"Intake, Event Streams sink c=32 batch {level['batch']:>2d}: "
@@ -444,7 +444,7 @@ def _sink_section(intake: dict[str, Any]) -> list[str]:
     sink = intake.get("sink")
     if not sink:
         return []
-    callback = _level(intake, "receiver", 32)
+    callback = intake.get("sink_callback") or _level(intake, "receiver", 32)
     rows = [
         [
             "event callback, one event a request",
@@ -477,9 +477,12 @@ def _sink_section(intake: dict[str, Any]) -> list[str]:
         f"as Event Streams sends it (a CloudEvent of {intake.get('cloudevent_bytes', 0):,} bytes, "
         "`TaskRouter.WDSEvent` with the callback's fields in `data.payload`), in signed JSON batches of "
         "1, 10 and 50 distinct events to `/webhooks/event-streams`; each batch checked whole, then deduped "
-        "and queued in one Redis script. A 1 s probe sizes each batch size's bodies so that none repeats; "
-        "the best of the rounds counts, as above. The callback row is the receiver at 32 connections "
-        "from the closed loop above. *On the broker* counts events (in flight at the stop included).",
+        "and queued in one Redis script. A 1 s probe sizes each batch size's bodies so that none repeats. "
+        f"{intake.get('rounds', 1) + 1} rounds, each the callback (`/webhooks/taskrouter`, one event a "
+        "request, 32 connections) and then every batch size, back to back, so that both intakes meet "
+        "the same foreign load; the best round of each counts. *On the broker* counts events (in "
+        "flight at the stop included). The ratio is the meaningful figure on a shared machine; the "
+        "rates move with the foreign load of the moment (the table of sections above).",
         "",
         _md_table(
             [

@@ -47,6 +47,7 @@ def agents_free(stack: LocalStack):
 
 def only_event_streams(stack: LocalStack) -> None:
     sb = stack.sandbox
+    assert sb.wait_idle(timeout=60)  # the batches still on their way, retried ones included
     workspace = sb.taskrouter.workspaces[stack.setup.workspace_sid]
     assert workspace.event_callback_url is None
     assert sb.deliveries() == []  # no callback, no Conversations webhook: nothing but the sink

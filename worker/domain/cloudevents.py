@@ -65,9 +65,9 @@ def _conversations(name: str, schema: str, callback_name: str) -> HandledType:
     return HandledType(f"com.twilio.conversations.{name}", f"Conversations.{schema}", 2, callback_name)
 
 
-# What worker/handlers/tracking.py acts on, by CloudEvent type. `task.system-deleted` (TaskRouter
-# deleting a task itself, e.g. five minutes after it ended) is listed by the Types API next to
-# `task.deleted`; both close the task for the chat.
+# What worker/handlers/tracking.py acts on, by CloudEvent type. `task.system-deleted` is TaskRouter
+# deleting an assigned or wrapping task that reached its TTL (TaskRouter Events reference); like
+# `task.deleted`, it closes the task for the chat.
 HANDLED_TYPES: dict[str, HandledType] = {
     h.cloud_type: h
     for h in (

@@ -25,7 +25,7 @@ TASK_CLOSING = {
     "task.completed": CloseReason.COMPLETED,
     "task.canceled": CloseReason.CANCELED,
     "task.deleted": CloseReason.DELETED,
-    # TaskRouter deleting the task itself (Event Streams' Types list it next to task.deleted)
+    # TaskRouter deleting an assigned or wrapping task that reached its TTL (Events reference)
     "task.system-deleted": CloseReason.DELETED,
 }
 RESERVATION_WITHDRAWN = {

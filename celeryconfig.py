@@ -7,15 +7,19 @@ behind transfer orchestration or reconciliation.
 
 from kombu import Exchange, Queue
 
+from worker.adapters.redis_clients import broker_config
 from worker.settings import load_settings_or_exit
 
 _settings = load_settings_or_exit()
+# REDIS_URL's or CELERY_BROKER_URL's Redis, over TLS or through Sentinel, as kombu documents them.
+_broker = broker_config(_settings, socket_timeout=2)
 
 EVENTS_QUEUE = "events"
 TRANSFERS_QUEUE = "transfers"
 MAINTENANCE_QUEUE = "maintenance"
 
-broker_url = _settings.broker_url
+broker_url = _broker.url
+broker_use_ssl = _broker.use_ssl
 broker_connection_retry_on_startup = True
 broker_connection_timeout = 2
 broker_transport_options = {
@@ -28,6 +32,7 @@ broker_transport_options = {
     # Redis only every `throttle`-th sweep (10 by default: up to 100 s more). Every sweep scans.
     "unacked_restore_throttle": 1,
     "confirm_publish": True,  # amqp: a 2xx means the broker has the message
+    **_broker.transport_options,  # Sentinel: master_name, sentinel_kwargs
 }
 broker_pool_limit = 10
 result_backend = None

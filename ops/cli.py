@@ -137,9 +137,9 @@ def cmd_up(ns: argparse.Namespace) -> int:
 
 
 def _redis_client():
-    import redis
+    from worker.adapters.redis_clients import redis_client
 
-    return redis.Redis.from_url(load_settings_or_exit().state_redis_url, socket_connect_timeout=3)
+    return redis_client(load_settings_or_exit(), socket_connect_timeout=3)
 
 
 def cmd_inspect(ns: argparse.Namespace) -> int:

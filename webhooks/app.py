@@ -22,6 +22,7 @@ from webhooks.transfers import bp as transfers_bp
 from worker.adapters.conversation_store import ConversationStore
 from worker.adapters.flex_tokens import FlexTokenValidator
 from worker.adapters.intake_dedupe import IntakeDedupe
+from worker.adapters.redis_clients import redis_client as build_redis_client
 from worker.adapters.task_queue import CeleryTaskQueue, TaskQueue
 from worker.adapters.transfer_store import TransferStore
 from worker.adapters.twilio_gateway import TwilioGateway
@@ -45,18 +46,18 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.event_streams_max_body_bytes) * 2
 
     if redis_client is None:
-        redis_client = redis.Redis.from_url(
-            settings.state_redis_url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=10
+        redis_client = build_redis_client(
+            settings, socket_timeout=2, socket_connect_timeout=2, health_check_interval=10
         )
     if task_queue is None:
         from worker.celery_app import app as celery_app
 
-        task_queue = CeleryTaskQueue(celery_app)
+        task_queue = CeleryTaskQueue(celery_app, redis_client, settings.state_redis_target)
 
     app.extensions["chat_transfer.settings"] = settings
     app.extensions["chat_transfer.redis"] = redis_client
     app.extensions["chat_transfer.intake"] = EventIntake.for_broker(
-        IntakeDedupe(redis_client, settings.dedupe_ttl_seconds), task_queue, settings.state_redis_url
+        IntakeDedupe(redis_client, settings.dedupe_ttl_seconds), task_queue, settings.state_redis_target
     )
     app.extensions["chat_transfer.signature"] = SignatureCheck(
         settings.twilio_auth_token.get_secret_value(), settings.public_base_url

@@ -10,6 +10,7 @@ from typing import Any
 
 from webhooks.metrics import ENQUEUE_SECONDS
 from worker.adapters.intake_dedupe import Claim, IntakeDedupe
+from worker.adapters.redis_clients import RedisTarget
 from worker.adapters.task_queue import CeleryTaskQueue, TaskQueue
 
 
@@ -36,8 +37,10 @@ class EventIntake:
     one_step: bool = False
 
     @classmethod
-    def for_broker(cls, dedupe: IntakeDedupe, queue: TaskQueue, state_redis_url: str) -> EventIntake:
-        one_step = isinstance(queue, CeleryTaskQueue) and queue.is_redis_at(state_redis_url)
+    def for_broker(
+        cls, dedupe: IntakeDedupe, queue: TaskQueue, state_redis: RedisTarget | str
+    ) -> EventIntake:
+        one_step = isinstance(queue, CeleryTaskQueue) and queue.is_redis_at(state_redis)
         return cls(dedupe, queue, one_step)
 
     def accept(self, task_name: str, event_id: str | None, payload: dict[str, Any]) -> Outcome:

@@ -11,10 +11,12 @@ import re
 import sys
 from enum import StrEnum
 from functools import lru_cache
-from typing import NoReturn
+from typing import Literal, NoReturn
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from worker.adapters.redis_clients import RedisTarget, is_redis_url, parse_redis_url
 
 
 class TransferStrategy(StrEnum):
@@ -79,6 +81,16 @@ class Settings(BaseSettings):
     broker_visibility_timeout_seconds: int = Field(default=300, gt=0)
     task_max_retries: int = Field(default=12, ge=0)  # then the work is recorded as a dead letter
     retry_backoff_seconds: float = Field(default=0.5, gt=0)  # the first retry's delay; doubles after
+    # Redis beyond one server (worker.adapters.redis_clients; README, "High availability"):
+    redis_sentinel_master: str | None = None  # the master set, for sentinel://… URLs (Celery's master_name)
+    redis_sentinel_password: SecretStr | None = None  # the sentinels' own password
+    redis_tls_ca_certs: str | None = None
+    redis_tls_certfile: str | None = None
+    redis_tls_keyfile: str | None = None
+    redis_tls_cert_reqs: Literal["required", "optional", "none"] = "required"
+    redis_tls_check_hostname: bool = True
+    redis_wait_replicas: int = Field(default=0, ge=0)  # writes that must survive a failover WAIT for these
+    redis_wait_timeout_ms: int = Field(default=500, gt=0)
     # Cost knobs (each is Twilio calls per chat; docs/benchmarks.md counts them):
     mirror_associated_tasks: bool = True  # fetch + update of the conversation's attributes per change
     verify_end_with_taskrouter: bool = True  # one task listing before a chat is ended
@@ -92,6 +104,11 @@ class Settings(BaseSettings):
         "public_base_url",
         "twilio_api_base_url",
         "event_streams_basic_auth",
+        "redis_sentinel_master",
+        "redis_sentinel_password",
+        "redis_tls_ca_certs",
+        "redis_tls_certfile",
+        "redis_tls_keyfile",
         mode="before",
     )
     @classmethod
@@ -123,6 +140,24 @@ class Settings(BaseSettings):
         listed = {part.strip() for part in self.transfer_workflow_sids.split(",") if part.strip()}
         return frozenset({self.twilio_flex_chat_transfer_workflow_sid, *listed})
 
+    @model_validator(mode="after")
+    def _redis_urls_are_usable(self) -> Settings:
+        """Every Redis URL parses, names its Sentinel master, and TLS settings have a TLS URL."""
+        urls = {"REDIS_URL": self.redis_url, "CELERY_BROKER_URL": self.celery_broker_url}
+        targets = []
+        for name, url in urls.items():
+            if url and (name == "REDIS_URL" or is_redis_url(url)):
+                try:
+                    targets.append(parse_redis_url(url, self.redis_sentinel_master))
+                except ValueError as error:
+                    raise ValueError(f"{name}: {error}") from None
+        tls_given = self.redis_tls_ca_certs or self.redis_tls_certfile or self.redis_tls_keyfile
+        if tls_given and not any(target.tls for target in targets):
+            raise ValueError(
+                "REDIS_TLS_* is set but no Redis URL asks for TLS (rediss://, rediss+sentinel://)"
+            )
+        return self
+
     @property
     def broker_url(self) -> str:
         return self.celery_broker_url or self.state_redis_url
@@ -137,6 +172,10 @@ class Settings(BaseSettings):
         return self.redis_url
 
     @property
+    def state_redis_target(self) -> RedisTarget:
+        return parse_redis_url(self.state_redis_url, self.redis_sentinel_master)
+
+    @property
     def rest_credentials(self) -> tuple[str, str]:
         if self.twilio_api_key and self.twilio_api_secret:
             return self.twilio_api_key, self.twilio_api_secret.get_secret_value()
@@ -146,7 +185,9 @@ class Settings(BaseSettings):
 def describe_validation_error(error: ValidationError) -> str:
     """One line naming the first bad setting, as an operator reads it."""
     first = error.errors()[0]
-    name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+    if not first["loc"]:  # a rule across settings: its message names them
+        return f"invalid settings: {str(first['msg']).removeprefix('Value error, ')}"
+    name = str(first["loc"][0]).upper()
     if first["type"] == "missing":
         return f"missing required setting {name}"
     return f"invalid setting {name}: {first['msg']}"

@@ -1,7 +1,10 @@
 """Redis keys that make the receiver act once on an event Twilio delivers more than once.
 
 When the broker is this same Redis, `queue_once` pushes the Celery message and sets the key in
-one script: the key exists exactly when the event is queued, in one round trip.
+one script: the key exists exactly when the event is queued, in one round trip. With
+REDIS_WAIT_REPLICAS set, the same round trip waits for the replicas (worker.adapters.replication);
+a redelivery of an event already queued rewrites its key's expiry, so that its answer waits for
+the replicas too: a 2xx always means "queued, and on a replica".
 
 With any other broker, a delivery first *claims* its key for a short time, is queued, then
 marks the key *queued* for `ttl` seconds. A failed enqueue releases the claim, so Twilio's retry
@@ -17,6 +20,7 @@ from enum import StrEnum
 
 import redis
 
+from worker.adapters.replication import write_durably
 from worker.domain.errors import ServiceUnavailable
 
 CLAIM_SECONDS = 30
@@ -25,9 +29,14 @@ CLAIM_WAIT_SECONDS = 1.0  # how long a redelivery waits for a concurrent deliver
 
 # KEYS: the event's key, the broker's list. ARGV: seconds to remember the event, the message.
 # Answers 1 when pushed, 0 when queued before, -1 when another path's claim is pending.
+# A redelivery refreshes the key: a write of this connection, which the WAIT after it covers,
+# and which follows the first delivery's push in the replication stream.
 _QUEUE_ONCE = """
 local seen = redis.call('GET', KEYS[1])
-if seen == 'queued' then return 0 end
+if seen == 'queued' then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+  return 0
+end
 if seen then return -1 end
 redis.call('SET', KEYS[1], 'queued', 'EX', ARGV[1])
 redis.call('LPUSH', KEYS[2], ARGV[2])
@@ -77,8 +86,17 @@ class IntakeDedupe:
         A key "claimed" by the other path (a receiver configured with another broker, during a
         change of configuration) is treated as `claim` treats it: 503, Twilio retries.
         """
+        key = self._prefix + event_id
+
+        def push(pipe: redis.client.Pipeline) -> None:
+            pipe.evalsha(self._queue_once.sha, 2, key, list_key, self._ttl, message)
+
         try:
-            pushed = self._queue_once(keys=[self._prefix + event_id, list_key], args=[self._ttl, message])
+            try:
+                [pushed] = write_durably(self._redis, push)
+            except redis.exceptions.NoScriptError:  # a new server (restarted, or promoted by a failover)
+                self._redis.script_load(_QUEUE_ONCE)
+                [pushed] = write_durably(self._redis, push)
         except redis.RedisError as error:
             raise ServiceUnavailable(f"redis unreachable: {type(error).__name__}") from error
         if pushed < 0:

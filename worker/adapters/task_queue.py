@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 from uuid import uuid4
 
+import redis
 from kombu.serialization import dumps as kombu_dumps
 
+from worker.adapters.redis_clients import RedisTarget, broker_target, parse_redis_url
+from worker.adapters.replication import write_durably
 from worker.domain.errors import ServiceUnavailable
 
 # Task names, shared by the receiver (which only sends) and worker.tasks (which defines them).
@@ -19,8 +21,6 @@ CLOUDEVENT = "chat_transfer.events.cloudevent"  # one CloudEvent from the Event 
 TRACK_TASK = "chat_transfer.events.track_task"
 RUN_TRANSFER = "chat_transfer.transfers.run"
 RECONCILE = "chat_transfer.maintenance.reconcile"
-
-REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
 class TaskQueue(Protocol):
@@ -43,16 +43,32 @@ def summary(payload: dict[str, Any]) -> dict[str, str]:
 
 
 class CeleryTaskQueue:
-    """Publishes by task name, so the receiver never imports the tasks' code."""
+    """Publishes by task name, so the receiver never imports the tasks' code.
+
+    Given the state Redis's client and the broker is that same database, it pushes Celery's
+    message itself (`redis_message`) with that client, so that the push waits for replicas as
+    the state's writes do (worker.adapters.replication): a `POST /transfers` answered 202 keeps
+    both its record and its message through a failover. Otherwise it publishes through Celery.
+    """
 
     # One quick retry covers a pooled connection that died with a restarted broker.
     _RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 
-    def __init__(self, celery_app: Any) -> None:
+    def __init__(
+        self, celery_app: Any, state_client: redis.Redis | None = None, state: RedisTarget | None = None
+    ) -> None:
         self._app = celery_app
         self._queues: dict[str, str] = {}
+        self._direct = state_client if state is not None and self.is_redis_at(state) else None
 
     def enqueue(self, task_name: str, payload: dict[str, Any]) -> None:
+        if self._direct is not None:
+            list_key, message = self.redis_message(task_name, payload)
+            try:
+                write_durably(self._direct, lambda pipe: pipe.lpush(list_key, message))
+            except redis.RedisError as error:
+                raise ServiceUnavailable(f"broker unreachable: {type(error).__name__}") from error
+            return
         try:
             self._app.send_task(
                 task_name, args=[payload], retry=True, retry_policy=self._RETRY_POLICY, **summary(payload)
@@ -67,16 +83,19 @@ class CeleryTaskQueue:
         except Exception as error:
             raise ServiceUnavailable(f"broker unreachable: {type(error).__name__}") from error
 
-    def is_redis_at(self, redis_url: str) -> bool:
-        """Whether the broker is the Redis database at `redis_url`, with kombu's plain key layout:
-        then a message can be written to its queue's list in the same script as other keys."""
-        broker_url = self._app.conf.broker_url or ""
+    def is_redis_at(self, state: RedisTarget | str) -> bool:
+        """Whether the broker is the Redis database `state` names — one server, or one Sentinel
+        master set (`master_name`) — with kombu's plain key layout: then a message can be written
+        to its queue's list in the same script as other keys, and a failover moves both together."""
         options = self._app.conf.broker_transport_options or {}
-        return (
-            broker_url == redis_url
-            and urlsplit(broker_url).scheme in REDIS_SCHEMES
-            and not options.get("global_keyprefix")
-        )
+        if options.get("global_keyprefix"):
+            return False
+        broker = broker_target(self._app.conf.broker_url or "", options)
+        if broker is None:
+            return False
+        if isinstance(state, str):
+            state = parse_redis_url(state, options.get("master_name"))
+        return broker.same_database(state)
 
     def redis_message(self, task_name: str, payload: dict[str, Any]) -> tuple[str, str]:
         """The list key and the message that `send_task` would push for this task on a Redis broker.

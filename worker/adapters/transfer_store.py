@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import redis
 
 from worker.adapters.redis_json import atomic_update
+from worker.adapters.replication import write_durably
 from worker.domain.transfer import TransferRecord
 
 T = TypeVar("T")
@@ -95,7 +96,10 @@ class TransferStore:
         return f"{self.prefix}transfer:{transfer_id}"
 
     def create(self, record: TransferRecord) -> bool:
-        return bool(self.redis.set(self.key(record.id), record.to_json(), nx=True, ex=ttl(record)))
+        [created] = write_durably(
+            self.redis, lambda pipe: pipe.set(self.key(record.id), record.to_json(), nx=True, ex=ttl(record))
+        )
+        return bool(created)
 
     def pending_key(self, task_sid: str) -> str:
         return f"{self.prefix}transfer-pending:{task_sid}"

@@ -13,6 +13,7 @@ from functools import lru_cache
 import redis
 
 from worker.adapters.conversation_store import ConversationStore
+from worker.adapters.redis_clients import redis_client
 from worker.adapters.transfer_store import TransferStore
 from worker.adapters.twilio_gateway import TwilioGateway
 from worker.settings import Settings, load_settings_or_exit
@@ -30,7 +31,7 @@ class Deps:
 
 
 def build_deps(settings: Settings) -> Deps:
-    client = redis.Redis.from_url(settings.state_redis_url, socket_timeout=5, socket_connect_timeout=2)
+    client = redis_client(settings, socket_timeout=5, socket_connect_timeout=2)
     return Deps(
         settings=settings,
         store=ConversationStore(client, settings.conversation_ttl_after_end_seconds),

@@ -190,7 +190,7 @@ class LocalStack:
         ]
         self.progress(f"{self.worker_count} celery worker process(es) ready")
         self.beat_process = start_beat(self.env) if self.beat else None
-        self.redis = redis.Redis.from_url(self.redis_url, decode_responses=True)
+        self.redis = self.state_client(decode_responses=True)
         return self
 
     def subscribe_event_streams(self, public_url: str | None = None) -> list[str]:
@@ -208,6 +208,17 @@ class LocalStack:
         )
         setup = EventStreamsSetup(AccountSetup(settings, out=io.StringIO()))
         return setup.ensure(public_url or self.base_url, None, dry_run=False)
+
+    def state_client(self, **options: Any) -> redis.Redis:
+        """A client of the service's Redis however its settings reach it (Sentinel, TLS), for
+        reading what it tracks: it never waits for replicas."""
+        from worker.adapters.redis_clients import redis_client
+        from worker.settings import Settings
+
+        names = Settings.model_fields
+        values = {name.lower(): value for name, value in self.env.items() if name.lower() in names}
+        settings = Settings(_env_file=None, **{**values, "redis_wait_replicas": 0})  # type: ignore[call-arg]
+        return redis_client(settings, **options)
 
     def service_env(self) -> dict[str, str]:
         keep = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "CELERY_", "REDIS_"))}

@@ -283,6 +283,12 @@ class RedisHA:
         return self.primary if port == self.primary.port else self.replica
 
     @staticmethod
+    def attached(master: Node, replica: Node) -> bool:
+        """`replica` replicates `master`, its first synchronisation done (its link is up)."""
+        theirs = replica.client().info("replication")
+        return theirs.get("master_port") == master.port and theirs.get("master_link_status") == "up"
+
+    @staticmethod
     def in_sync(master: Node, replica: Node) -> bool:
         """`replica` replicates `master` and has every write it made (their offsets agree)."""
         ours = master.client().info("replication")
@@ -315,11 +321,11 @@ class RedisHA:
 
     def rejoin_old_primary(self, timeout: float = 60.0) -> float:
         """Start the killed primary again, as its supervisor would, and wait until Sentinel has made
-        it the new master's replica and it is in sync (Sentinel waits some 8 s before it
-        reconfigures an old master that comes back); the seconds taken."""
+        it the new master's replica and its first synchronisation is done (Sentinel waits some 8 s
+        before it reconfigures an old master that comes back); the seconds taken."""
         started = time.monotonic()
         self.primary.start()
-        wait_for(lambda: self.in_sync(self.replica, self.primary), timeout, 0.05, "the old primary rejoined")
+        wait_for(lambda: self.attached(self.replica, self.primary), timeout, 0.05, "the old primary rejoined")
         return time.monotonic() - started
 
     def wait_promoted(self, node: Node, timeout: float = 60.0) -> None:

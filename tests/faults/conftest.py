@@ -19,11 +19,14 @@ ORDER = {
     "twilio-429-500": 3,
     "redis-restart": 4,
     "worker-sigkill": 5,
-    "fuzz-webhooks": 6,
-    "fuzz-transfers": 7,
-    "fuzz-openapi": 8,
-    "double-click": 9,
-    "event-streams-503": 10,
+    "failover": 6,
+    "failover-tls": 7,
+    "failover-no-wait": 8,
+    "fuzz-webhooks": 9,
+    "fuzz-transfers": 10,
+    "fuzz-openapi": 11,
+    "double-click": 12,
+    "event-streams-503": 13,
 }
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from bench.common import REPO, CpuWatch, say
 
-SECTIONS = ("intake", "e2e", "scale", "profiles", "browser")
+SECTIONS = ("intake", "e2e", "scale", "profiles", "browser", "ha")
 RESULTS = REPO / "bench" / "results.json"
 DETAILS = REPO / "bench" / "results-details.json"
 DOC = REPO / "docs" / "benchmarks.md"
@@ -89,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import scale
 
         section("scale", lambda: scale.run(ns.quick))
+    if "ha" in wanted:
+        from bench import replication
+
+        section("ha", lambda: replication.run(ns.quick))
     if "profiles" in wanted:
         from bench import profiles
 

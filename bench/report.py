@@ -10,6 +10,8 @@ import subprocess
 from importlib import metadata
 from typing import Any
 
+from bench import replication
+
 KEYS = (
     "intake.ceiling_rps",
     "intake.rps_at_32",
@@ -329,6 +331,7 @@ def document(details: dict[str, Any], h: dict[str, Any]) -> str:
     parts += _e2e_section(details)
     parts += _cost_section(details)
     parts += _scale_section(details)
+    parts += replication.section(details)
     parts += _profile_section(details)
     from bench.browser import section as browser_section
 

@@ -213,12 +213,9 @@ class LocalStack:
         """A client of the service's Redis however its settings reach it (Sentinel, TLS), for
         reading what it tracks: it never waits for replicas."""
         from worker.adapters.redis_clients import redis_client
-        from worker.settings import Settings
+        from worker.settings import settings_from
 
-        names = Settings.model_fields
-        values = {name.lower(): value for name, value in self.env.items() if name.lower() in names}
-        settings = Settings(_env_file=None, **{**values, "redis_wait_replicas": 0})  # type: ignore[call-arg]
-        return redis_client(settings, **options)
+        return redis_client(settings_from(self.env, redis_wait_replicas=0), **options)
 
     def service_env(self) -> dict[str, str]:
         keep = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "CELERY_", "REDIS_"))}

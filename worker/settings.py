@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import lru_cache
-from typing import Literal, NoReturn
+from typing import Any, Literal, NoReturn
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -191,6 +192,12 @@ def describe_validation_error(error: ValidationError) -> str:
     if first["type"] == "missing":
         return f"missing required setting {name}"
     return f"invalid setting {name}: {first['msg']}"
+
+
+def settings_from(env: Mapping[str, str], **overrides: Any) -> Settings:
+    """Settings from an environment given as a mapping (a child process's), not this process's."""
+    values = {name.lower(): value for name, value in env.items() if name.lower() in Settings.model_fields}
+    return Settings(_env_file=None, **{**values, **overrides})  # type: ignore[call-arg]
 
 
 @lru_cache(maxsize=1)

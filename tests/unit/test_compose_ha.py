@@ -44,7 +44,8 @@ def sentinel_config() -> str:
 def test_the_ha_profile_adds_a_replica_and_three_sentinels_only():
     ha = [name for name, service in SERVICES.items() if "ha" in service.get("profiles", [])]
     assert sorted(ha) == ["redis-replica", *SENTINELS]
-    assert all("profiles" not in SERVICES[name] for name in ("redis", *APPS))  # the default stays as it was
+    assert all("ha" not in SERVICES[name].get("profiles", []) for name in ("redis", *APPS))
+    assert all("profiles" not in SERVICES[name] for name in ("redis", "web", "worker", "beat"))  # by default
     replica = SERVICES["redis-replica"]["command"]
     assert replica[replica.index("--replicaof") + 1 :][:2] == ["redis", "6379"]
     assert all(SERVICES[name]["command"] == SERVICES["sentinel-1"]["command"] for name in SENTINELS)

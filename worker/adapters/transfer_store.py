@@ -113,8 +113,11 @@ class TransferStore:
         if idempotency_key is not None:
             keys.append(self.idempotency_key(record.task_sid, idempotency_key))
         fingerprint = f"{record.target_sid} {record.mode}"
-        outcome, transfer_id = self.redis.eval(
-            _OPEN, len(keys), *keys, self.key(""), record.id, record.to_json(), ttl(record), fingerprint
+        [(outcome, transfer_id)] = write_durably(  # waits for REDIS_WAIT_REPLICAS before the 202
+            self.redis,
+            lambda pipe: pipe.eval(
+                _OPEN, len(keys), *keys, self.key(""), record.id, record.to_json(), ttl(record), fingerprint
+            ),
         )
         text = [value.decode() if isinstance(value, bytes) else value for value in (outcome, transfer_id)]
         return OpenResult(Opened(text[0]), text[1])

@@ -44,6 +44,15 @@ def tls_capable_redis_server() -> str | None:
     return None
 
 
+def tls_unavailable() -> str | None:
+    """Why a TLS run cannot happen on this machine, or None when it can."""
+    if shutil.which("openssl") is None:
+        return "no openssl command to make the test certificates"
+    if tls_capable_redis_server() is None:
+        return "no redis-server built with TLS on this machine"
+    return None
+
+
 @dataclass(frozen=True)
 class TlsFiles:
     ca: str

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import pytest
 
 from ops.localstack import LocalStack, wait_for
-from ops.redis_ha import RedisHA, tls_capable_redis_server
+from ops.redis_ha import RedisHA, tls_unavailable
 from tests.faults.events import (
     EventChat,
     FakeTaskRouter,
@@ -69,8 +69,8 @@ RUNS = [
 @pytest.fixture(params=RUNS, ids=[run.scenario for run in RUNS])
 def deployment(request) -> Iterator[tuple[Run, RedisHA, LocalStack]]:
     run: Run = request.param
-    if run.tls and tls_capable_redis_server() is None:
-        pytest.skip("no redis-server built with TLS on this machine")
+    if run.tls and tls_unavailable():
+        pytest.skip(tls_unavailable())
     with RedisHA(tls=run.tls) as ha:
         settings = {
             **ha.env(wait_replicas=run.wait_replicas, wait_timeout_ms=500),

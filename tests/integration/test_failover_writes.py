@@ -17,7 +17,7 @@ import pytest
 import redis
 from celery import Celery
 
-from ops.redis_ha import RedisHA, tls_capable_redis_server
+from ops.redis_ha import RedisHA, tls_unavailable
 from tests.support.settings import make_settings
 from webhooks.intake import EventIntake, Outcome
 from worker.adapters.conversation_store import ConversationStore
@@ -149,8 +149,8 @@ def test_state_transfer_records_and_messages_wait_for_a_replica(ha):
 
 @pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
 def test_clients_and_celerys_transport_follow_sentinel_through_a_failover(tls):
-    if tls and tls_capable_redis_server() is None:
-        pytest.skip("no redis-server built with TLS on this machine")
+    if tls and tls_unavailable():
+        pytest.skip(tls_unavailable())
     with RedisHA(tls=tls) as ha:
         settings = settings_for(ha, wait_replicas=0)
         intake = intake_for(settings)

@@ -145,6 +145,8 @@ def test_state_transfer_records_and_messages_wait_for_a_replica(ha):
         transfers.create(record("t2"))
     with pytest.raises(ServiceUnavailable):
         queue.enqueue(RUN_TRANSFER, {"transferId": "t2"})
+    with pytest.raises(ServiceUnavailable, match="NotReplicated"):  # the Event Streams sink's batch
+        IntakeDedupe(client, 3600).queue_batch_once([("cloudevent:1", "events", "{}")])
 
 
 @pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])

@@ -17,8 +17,10 @@ from __future__ import annotations
 import contextlib
 import time
 from enum import StrEnum
+from typing import Any
 
 import redis
+from redis.commands.core import Script
 
 from worker.adapters.replication import write_durably
 from worker.domain.errors import ServiceUnavailable
@@ -56,6 +58,7 @@ end
 local pushed = {}
 for i = 1, n do
   if redis.call('GET', KEYS[i]) == 'queued' then
+    redis.call('EXPIRE', KEYS[i], ARGV[1])  -- as in _QUEUE_ONCE: the answer's WAIT covers it
     pushed[i] = 0
   else
     redis.call('SET', KEYS[i], 'queued', 'EX', ARGV[1])
@@ -86,19 +89,7 @@ class IntakeDedupe:
         A key "claimed" by the other path (a receiver configured with another broker, during a
         change of configuration) is treated as `claim` treats it: 503, Twilio retries.
         """
-        key = self._prefix + event_id
-
-        def push(pipe: redis.client.Pipeline) -> None:
-            pipe.evalsha(self._queue_once.sha, 2, key, list_key, self._ttl, message)
-
-        try:
-            try:
-                [pushed] = write_durably(self._redis, push)
-            except redis.exceptions.NoScriptError:  # a new server (restarted, or promoted by a failover)
-                self._redis.script_load(_QUEUE_ONCE)
-                [pushed] = write_durably(self._redis, push)
-        except redis.RedisError as error:
-            raise ServiceUnavailable(f"redis unreachable: {type(error).__name__}") from error
+        pushed = self._run(self._queue_once, [self._prefix + event_id, list_key], [self._ttl, message])
         if pushed < 0:
             raise ServiceUnavailable("another delivery of this event is not queued yet")
         return pushed == 1
@@ -109,13 +100,26 @@ class IntakeDedupe:
         if not items:
             return []
         keys = [self._prefix + event_id for event_id, _, _ in items] + [lst for _, lst, _ in items]
-        try:
-            pushed = self._queue_batch_once(keys=keys, args=[self._ttl, *(m for _, _, m in items)])
-        except redis.RedisError as error:
-            raise ServiceUnavailable(f"redis unreachable: {type(error).__name__}") from error
+        pushed = self._run(self._queue_batch_once, keys, [self._ttl, *(m for _, _, m in items)])
         if pushed == -1:
             raise ServiceUnavailable("another delivery of an event of this batch is not queued yet")
         return [flag == 1 for flag in pushed]
+
+    def _run(self, script: Script, keys: list[str], args: list[Any]) -> Any:
+        """Run a script in a round trip that, with REDIS_WAIT_REPLICAS, waits for the replicas."""
+
+        def call(pipe: redis.client.Pipeline) -> None:
+            pipe.evalsha(script.sha, len(keys), *keys, *args)
+
+        try:
+            try:
+                [answer] = write_durably(self._redis, call)
+            except redis.exceptions.NoScriptError:  # a new server (restarted, or promoted by a failover)
+                self._redis.script_load(script.script)
+                [answer] = write_durably(self._redis, call)
+        except redis.RedisError as error:
+            raise ServiceUnavailable(f"redis unreachable: {type(error).__name__}") from error
+        return answer
 
     def claim(self, event_id: str) -> Claim:
         """NEW: this delivery queues the event. DUPLICATE: an earlier delivery queued it.

@@ -243,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--conversations-webhook", choices=["service", "global"], default="service",
         help="set the post-event webhook on the Flex chat service (default) or account-wide",
     )  # fmt: skip
+    setup.add_argument(
+        "--replace-callback", action="store_true",
+        help="take over a callback URL someone else set (printing what it replaces); filters are merged",
+    )  # fmt: skip
     setup.set_defaults(func=cmd_setup)
 
     inspect = sub.add_parser("inspect", help="what the service tracks for a chat (CH…)")

@@ -4,9 +4,10 @@ Finds the Flex workspace, the "Chat Transfer" workflow and the Conversations ser
 their sids into `.env` as the Flex template's `npm run generate-env` does: other lines stay as they
 are, keys already there are updated in place. `--create-workflow` builds (or brings up to date)
 the workflow from the live queue list; `--public-url URL` points the workspace's event callback
-and the Conversations post-event webhook at the service, or, with `--event-streams`, subscribes
-the service to Event Streams instead (ops/event_streams_setup.py); `--dry-run` changes nothing
-and says what would change.
+and the Conversations post-event webhook at the service, merging their event filters with what is
+there and refusing to take over a callback someone else set unless `--replace-callback` is given,
+or, with `--event-streams`, subscribes the service to Event Streams instead
+(ops/event_streams_setup.py); `--dry-run` changes nothing and prints the exact change.
 
 Needs only `TWILIO_ACCOUNT_SID` and `TWILIO_AUTH_TOKEN` (or `TWILIO_API_KEY` and
 `TWILIO_API_SECRET`), from the environment or the `.env` file: it runs before the workflow sid
@@ -33,6 +34,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
+from ops.shared_config import ForeignCallback, Plan, plan_conversations_webhook, plan_workspace_callback
 from worker.adapters.http_client import RoutedHttpClient, TwilioTransient
 from worker.domain.transfer_workflow import (
     EVERYONE_QUEUE,
@@ -56,6 +58,7 @@ TASKROUTER_EVENTS = (
     "task.completed",
     "task.canceled",
     "task.deleted",
+    "task.system-deleted",  # TaskRouter deletes an assigned task left for 24 h (docs: "Task lifecycle")
     "reservation.created",
     "reservation.accepted",
     "reservation.rejected",
@@ -345,68 +348,66 @@ class AccountSetup:
         *,
         scope: str,
         dry_run: bool,
+        replace_callback: bool = False,
     ) -> None:
+        """Point both callbacks at the service, taking nothing away from whoever shares them
+        (`ops.shared_config`): both plans are made before either is applied, so a refusal
+        changes nothing."""
         taskrouter_url, conversations_url = public_endpoints(public_url)
-        events_filter = ",".join(TASKROUTER_EVENTS)
         workspace = self.client.taskrouter.v1.workspaces(workspace_sid)
         current = self.call("fetch workspace", workspace.fetch)
-        self._point(
-            report,
-            "workspace event callback",
-            current.event_callback_url,
-            taskrouter_url,
-            events_filter,
-            same=(current.event_callback_url, current.events_filter) == (taskrouter_url, events_filter),
-            update=lambda: workspace.update(event_callback_url=taskrouter_url, events_filter=events_filter),
-            dry_run=dry_run,
-        )
-
         conversations = self.client.conversations.v1
         if scope == "service" and chat_service_sid:
             config = conversations.services(chat_service_sid).configuration.webhooks()
             where = f"Conversations service {chat_service_sid} post-event webhook"
-            extra: dict[str, Any] = {}
         else:
             config = conversations.configuration.webhooks()
             where = "Conversations post-event webhook (account-wide)"
-            extra = {"target": "webhook"}
-        filters = list(CONVERSATIONS_EVENTS)
         now = self.call(f"fetch {where}", config.fetch)
-        self._point(
-            report,
-            where,
-            now.post_webhook_url,
-            conversations_url,
-            ", ".join(filters),
-            same=now.post_webhook_url == conversations_url
-            and (now.method or "").upper() == "POST"
-            and sorted(now.filters or []) == sorted(filters)
-            and getattr(now, "target", "webhook") in (None, "webhook"),
-            update=lambda: config.update(
-                post_webhook_url=conversations_url, filters=filters, method="POST", **extra
-            ),
-            dry_run=dry_run,
-        )
+        try:
+            plans = [
+                (
+                    plan_workspace_callback(
+                        current.event_callback_url,
+                        current.events_filter,
+                        taskrouter_url,
+                        TASKROUTER_EVENTS,
+                        replace=replace_callback,
+                    ),
+                    workspace.update,
+                ),
+                (
+                    plan_conversations_webhook(
+                        where,
+                        current_url=now.post_webhook_url,
+                        current_filters=list(now.filters or []),
+                        current_method=now.method,
+                        pre_url=now.pre_webhook_url,
+                        current_target=getattr(now, "target", None),
+                        url=conversations_url,
+                        events=CONVERSATIONS_EVENTS,
+                        replace=replace_callback,
+                    ),
+                    config.update,
+                ),
+            ]
+        except ForeignCallback as error:
+            raise SetupError(str(error)) from None
+        for plan, update in plans:
+            self._apply(report, plan, update, dry_run=dry_run)
 
-    def _point(
-        self,
-        report: Report,
-        where: str,
-        current_url: str | None,
-        url: str,
-        events: str,
-        *,
-        same: bool,
-        update: Callable[[], object],
-        dry_run: bool,
-    ) -> None:
-        if same:
-            report.webhooks.append(f"{where} already {url}")
-        elif dry_run:
-            report.webhooks.append(f"would set {where} {current_url or '(none)'} → {url} (events: {events})")
+    def _apply(self, report: Report, plan: Plan, update: Callable[..., object], *, dry_run: bool) -> None:
+        if not plan.changes:
+            report.webhooks.append(f"{plan.where}: already set")
+            return
+        if plan.replaces:
+            report.webhooks.append(f"{plan.where}: replacing {plan.replaces}")
+        if dry_run:
+            report.webhooks.append(f"{plan.where}: would change")
         else:
-            self.call(f"update {where}", update)
-            report.webhooks.append(f"{where} → {url} (events: {events})")
+            self.call(f"update {plan.where}", lambda: update(**plan.update))
+            report.webhooks.append(f"{plan.where}: changed")
+        report.webhooks.extend(plan.lines())
 
 
 def run_setup(
@@ -417,6 +418,7 @@ def run_setup(
     public_url: str | None = None,
     conversations_scope: str = "service",
     event_streams: bool = False,
+    replace_callback: bool = False,
     out: TextIO = sys.stdout,
 ) -> tuple[int, Report]:
     """Run setup; returns the exit status and what was found and done."""
@@ -460,6 +462,7 @@ def run_setup(
                 report,
                 scope=conversations_scope,
                 dry_run=dry_run,
+                replace_callback=replace_callback,
             )
             for line in report.webhooks:
                 setup.say(line)
@@ -506,5 +509,6 @@ def main(ns: argparse.Namespace) -> int:
         public_url=ns.public_url,
         conversations_scope=ns.conversations_webhook,
         event_streams=ns.event_streams,
+        replace_callback=ns.replace_callback,
     )
     return status

@@ -299,7 +299,7 @@ def test_dry_run_prints_the_diff_and_changes_nothing(sb: Sandbox, tmp_path: Path
     assert f'+            "queue": "{billing}",' in added
     assert '+            "timeout": 120' in added
     assert not [line for line in out.splitlines() if line.startswith("-") and not line.startswith("---")]
-    assert "would update" in out and "would set workspace event callback" in out
+    assert "would update" in out and "workspace event callback: would change" in out
     assert f"TWILIO_FLEX_CHAT_TRANSFER_WORKFLOW_SID={flex.chat_transfer_workflow_sid}" in out
     workspace = client(sb).taskrouter.v1.workspaces(flex.workspace_sid).fetch()
     assert workspace.event_callback_url is None
@@ -394,3 +394,87 @@ def test_a_bad_public_url_stops_setup_before_anything_changes(sb: Sandbox, tmp_p
     assert "--public-url must be an http(s) URL" in result.stderr
     assert not sb.requests
     assert not (tmp_path / ".env").exists()
+
+
+# ---- shared configuration: setup never removes what others configured (issue 15) ---------------
+
+FOREIGN_TASKROUTER = "https://wfm.example.com/taskrouter-events"
+FOREIGN_EVENTS = "task.created,worker.activity.update,task-queue.entered"
+FOREIGN_CONVERSATIONS = "https://bot.example.com/conversations"
+FOREIGN_PRE = "https://moderation.example.com/pre"
+FOREIGN_FILTERS = ["onMessageAdded", "onMessageAdd", "onConversationAdded"]
+
+
+def shared_account(sb: Sandbox) -> tuple[str, str]:
+    """An account on which other tools already listen: a workforce-management callback with its
+    own events, and a bot's post-event plus a moderation pre-event webhook with their filters."""
+    flex = sb.seed_flex(
+        workers=[{"name": "alice"}], event_callback_url=FOREIGN_TASKROUTER, events_filter=FOREIGN_EVENTS
+    )
+    config = client(sb).conversations.v1.services(flex.chat_service_sid).configuration.webhooks()
+    config.update(
+        post_webhook_url=FOREIGN_CONVERSATIONS,
+        pre_webhook_url=FOREIGN_PRE,
+        filters=FOREIGN_FILTERS,
+        method="POST",
+    )
+    return flex.workspace_sid, flex.chat_service_sid
+
+
+def test_setup_twice_on_a_shared_account_loses_nothing_of_theirs(sb: Sandbox, tmp_path: Path) -> None:
+    workspace_sid, service_sid = shared_account(sb)
+    api = client(sb)
+    ours = "https://cft.example.com"
+
+    # Without --replace-callback: refused, naming what is there, and nothing changes.
+    before = posts(sb)
+    refused = cli_setup(sb, tmp_path, "--public-url", ours)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert FOREIGN_TASKROUTER in refused.stderr and "--replace-callback" in refused.stderr
+    assert posts(sb) == before
+    assert api.taskrouter.v1.workspaces(workspace_sid).fetch().event_callback_url == FOREIGN_TASKROUTER
+
+    # --dry-run --replace-callback prints the exact change and makes none.
+    dry = cli_setup(sb, tmp_path, "--public-url", ours, "--replace-callback", "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert posts(sb) == before
+    assert f"EventCallbackUrl: {FOREIGN_TASKROUTER} → {ours}/webhooks/taskrouter" in dry.stdout
+    merged_events = FOREIGN_EVENTS.split(",") + [e for e in TASKROUTER_EVENTS if e not in FOREIGN_EVENTS]
+    assert f"EventsFilter: {FOREIGN_EVENTS} → {','.join(merged_events)}" in dry.stdout
+    assert f"PostWebhookUrl: {FOREIGN_CONVERSATIONS} → {ours}/webhooks/conversations" in dry.stdout
+
+    # With --replace-callback, twice: what it replaces is printed; their filters and pre-event
+    # webhook stay; the second run changes nothing.
+    for run in range(2):
+        done = cli_setup(sb, tmp_path, "--public-url", ours, "--replace-callback")
+        assert done.returncode == 0, done.stdout + done.stderr
+        workspace = api.taskrouter.v1.workspaces(workspace_sid).fetch()
+        assert workspace.event_callback_url == f"{ours}/webhooks/taskrouter"
+        assert workspace.events_filter.split(",") == merged_events
+        assert "task.system-deleted" in workspace.events_filter.split(",")
+        hook = api.conversations.v1.services(service_sid).configuration.webhooks().fetch()
+        assert hook.pre_webhook_url == FOREIGN_PRE
+        assert hook.post_webhook_url == f"{ours}/webhooks/conversations"
+        assert hook.filters == FOREIGN_FILTERS + [e for e in CONVERSATIONS_EVENTS if e not in FOREIGN_FILTERS]
+        if run == 0:
+            assert f"replacing {FOREIGN_TASKROUTER}" in done.stdout
+            assert f"replacing {FOREIGN_CONVERSATIONS}" in done.stdout
+            after_first = posts(sb)
+        else:
+            assert "replacing" not in done.stdout and "already" in done.stdout
+            assert posts(sb) == after_first
+    sb.assert_faithful()
+
+
+def test_setup_keeps_a_foreign_filter_when_the_callback_is_already_ours(sb: Sandbox, tmp_path: Path) -> None:
+    """Someone added events to our own callback's filter (or the URL was ours with every event):
+    setup adds what it needs and takes nothing away."""
+    ours = "https://cft.example.com"
+    flex = sb.seed_flex(
+        event_callback_url=f"{ours}/webhooks/taskrouter", events_filter="worker.activity.update"
+    )
+    result = cli_setup(sb, tmp_path, "--public-url", ours)
+    assert result.returncode == 0, result.stdout + result.stderr
+    workspace = client(sb).taskrouter.v1.workspaces(flex.workspace_sid).fetch()
+    assert workspace.events_filter.split(",") == ["worker.activity.update", *TASKROUTER_EVENTS]
+    sb.assert_faithful()

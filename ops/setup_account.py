@@ -71,6 +71,7 @@ CONVERSATIONS_EVENTS = (
     "onParticipantRemoved",
     "onConversationStateUpdated",
     "onConversationRemoved",
+    "onConversationUpdated",  # a close's Source and ClientIdentity: who closed it (rule 5)
 )
 
 ENV_WORKSPACE = "TWILIO_FLEX_WORKSPACE_SID"

@@ -16,6 +16,7 @@ from webhooks.browser_guard import SLOTS_ENV, BrowserGuard, BrowserSlots
 from webhooks.chats import bp as chats_bp
 from webhooks.event_streams import bp as event_streams_bp
 from webhooks.intake import EventIntake
+from webhooks.leave import bp as leave_bp
 from webhooks.routes import bp, json_error
 from webhooks.signature import SignatureCheck
 from webhooks.transfers import bp as transfers_bp
@@ -76,6 +77,7 @@ def create_app(
     app.register_blueprint(transfers_bp)
     app.register_blueprint(chats_bp)
     app.register_blueprint(event_streams_bp)
+    app.register_blueprint(leave_bp)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     browser = {"origins": origins, "allow_headers": CORS_HEADERS, "max_age": 600}
     CORS(app, resources=dict.fromkeys(CORS_PATHS, browser))

@@ -23,6 +23,7 @@ from worker.adapters.http_client import TwilioTransient
 from worker.adapters.task_queue import (
     CLOUDEVENT,
     CONVERSATIONS_EVENT,
+    LEAVE_CHAT,
     RECONCILE,
     RUN_TRANSFER,
     TASKROUTER_EVENT,
@@ -30,10 +31,15 @@ from worker.adapters.task_queue import (
 )
 from worker.celery_app import app
 from worker.domain.cloudevents import cloudevent_of, domain_event
-from worker.domain.events import ConversationEvent, TaskRouterEvent, TrackTaskRequested
+from worker.domain.events import ConversationEvent, LeaveRequested, TaskRouterEvent, TrackTaskRequested
 from worker.handlers.deps import process_deps
 from worker.handlers.reconcile import reconcile as run_reconcile
-from worker.handlers.tracking import handle_conversation_event, handle_taskrouter_event, handle_track_task
+from worker.handlers.tracking import (
+    handle_conversation_event,
+    handle_leave,
+    handle_taskrouter_event,
+    handle_track_task,
+)
 from worker.handlers.transfers import InviteTaskNotYetVisible
 from worker.handlers.transfers import run_transfer as run_transfer_handler
 from worker.settings import load_settings_or_exit
@@ -123,6 +129,12 @@ def cloudevent(self: Task, payload: dict[str, Any]) -> str:
 def track_task(self: Task, payload: dict[str, Any]) -> str:
     request = TrackTaskRequested(payload["taskSid"], payload["conversationSid"])
     return run(self, payload, lambda: handle_track_task(request, process_deps()))
+
+
+@app.task(name=LEAVE_CHAT, **TASK_OPTIONS)
+def leave_chat(self: Task, payload: dict[str, Any]) -> str:
+    request = LeaveRequested(payload["taskSid"], payload["conversationSid"])
+    return run(self, payload, lambda: handle_leave(request, process_deps()), "leave")
 
 
 @app.task(name=RECONCILE, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=0)

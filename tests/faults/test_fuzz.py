@@ -34,7 +34,7 @@ from referencing import Registry, Resource
 from sandbox import Sandbox
 from tests.faults.figures import Figures
 from tests.support.cloudevents import conversations_event, taskrouter_event
-from tests.support.settings import make_settings
+from tests.support.settings import sandbox_settings
 from tests.support.signing import event_streams_signature, twilio_signature
 from tests.unit.test_openapi import SPEC
 from tests.unit.test_receiver import RecordingQueue
@@ -136,13 +136,10 @@ def receiver(figure_book) -> Iterator[Receiver]:
         redis = fakeredis.FakeRedis()
         queue = RecordingQueue()
         app = create_app(
-            make_settings(
+            sandbox_settings(
+                sb,
+                setup,
                 public_base_url=BASE,
-                twilio_account_sid=sb.account_sid,
-                twilio_auth_token=sb.auth_token,
-                twilio_api_base_url=sb.base_url,
-                twilio_flex_workspace_sid=setup.workspace_sid,
-                twilio_flex_chat_transfer_workflow_sid=setup.chat_transfer_workflow_sid,
                 browser_rate_limit="1000000/minute",  # the fuzz is one client; its limit has its own test
             ),
             redis_client=redis,
@@ -424,3 +421,17 @@ def test_the_event_streams_sink_never_fails_and_queues_only_what_it_accepts(rece
         answer = response.get_json()
         events = batch if isinstance(batch, list) else [batch]
         assert answer["queued"] + answer["duplicates"] + answer["ignored"] == len(events)
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/x-www-form-urlencoded"])
+@FUZZ
+@given(data=st.data())
+def test_leave_never_fails_and_queues_only_what_it_accepts(receiver, content_type, data):
+    template = "/tasks/{taskSid}/leave"
+    any_sid = st.sampled_from(receiver.known["taskSid"]) | matching("^WT[0-9a-fA-F]{32}$") | text
+    # "", "." and ".." and a slash (decoded before routing) are the router's to answer: a redirect.
+    task_sid = data.draw(any_sid.filter(lambda value: value.strip(".") != "" and "/" not in value))
+    path = "/tasks/" + quote(task_sid, safe="") + "/leave"
+    fields = data.draw(receiver.body(template, content_type))
+    sent = {"json": fields} if content_type == "application/json" else {"data": fields}
+    receiver.call(template, "post", path, **sent)

@@ -26,3 +26,15 @@ def make_settings(**overrides: Any) -> Settings:
 
 def sid(prefix: str, n: int) -> str:
     return f"{prefix}{n:032x}"
+
+
+def sandbox_settings(sb: Any, setup: Any, **overrides: Any) -> Settings:
+    """Settings for a service talking to the sandbox `sb` seeded with `setup` (`seed_flex`)."""
+    return make_settings(
+        twilio_account_sid=sb.account_sid,
+        twilio_auth_token=sb.auth_token,
+        twilio_api_base_url=sb.base_url,
+        twilio_flex_workspace_sid=setup.workspace_sid,
+        twilio_flex_chat_transfer_workflow_sid=setup.chat_transfer_workflow_sid,
+        **overrides,
+    )

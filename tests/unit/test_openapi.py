@@ -35,9 +35,9 @@ def test_the_description_is_valid_openapi_and_served(client):
 def test_every_route_is_described_and_every_description_is_a_route(client):
     rules = {
         (
-            rule.rule.replace("<transfer_id>", "{transferId}").replace(
-                "<conversation_sid>", "{conversationSid}"
-            ),
+            rule.rule.replace("<transfer_id>", "{transferId}")
+            .replace("<conversation_sid>", "{conversationSid}")
+            .replace("<task_sid>", "{taskSid}"),
             method.lower(),
         )
         for rule in client.application.url_map.iter_rules()
@@ -90,6 +90,8 @@ def test_answers_validate_against_the_description(client):
         ("/transfers", "post", client.post("/transfers", json={"taskSid": "bad"})),
         ("/transfers/{transferId}", "get", client.get(f"/transfers/{'a' * 32}")),
         ("/transfers/{transferId}", "get", client.get("/transfers/no-such-id!")),
+        ("/tasks/{taskSid}/leave", "post", client.post("/tasks/WT1/leave", json={"Token": "t"})),
+        ("/tasks/{taskSid}/leave", "post", client.post(f"/tasks/{sid('WT', 1)}/leave", json={})),
         ("/studio/track-task", "post", client.post("/studio/track-task", data={"taskSid": sid("WT", 1)})),
         ("/healthz", "get", client.get("/healthz")),
         ("/readyz", "get", client.get("/readyz")),

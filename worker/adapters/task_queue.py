@@ -19,6 +19,7 @@ TASKROUTER_EVENT = "chat_transfer.events.taskrouter"
 CONVERSATIONS_EVENT = "chat_transfer.events.conversations"
 CLOUDEVENT = "chat_transfer.events.cloudevent"  # one CloudEvent from the Event Streams sink
 TRACK_TASK = "chat_transfer.events.track_task"
+LEAVE_CHAT = "chat_transfer.events.leave"
 RUN_TRANSFER = "chat_transfer.transfers.run"
 RECONCILE = "chat_transfer.maintenance.reconcile"
 

@@ -20,6 +20,7 @@ from worker.adapters.http_client import CallObserver, RoutedHttpClient, TwilioTr
 from worker.settings import Settings
 
 NOTICE_AUTHOR = "system"
+CONVERSATION_CLOSED = 50377  # "Can't update conversation as it's in final closed state"
 
 
 class TwilioRejected(RuntimeError):
@@ -35,6 +36,11 @@ class PreconditionFailed(TwilioRejected):
 
 class NotFound(TwilioRejected):
     pass
+
+
+def conversation_is_closed(error: TwilioRejected) -> bool:
+    """Twilio refused a change because the conversation is closed (final: never retried)."""
+    return error.code == CONVERSATION_CLOSED
 
 
 @dataclass(frozen=True)
@@ -248,7 +254,21 @@ class TwilioGateway:
             kwargs["state"] = state
         _translate(lambda: self._conversation(conversation_sid).update(**kwargs))
 
+    def remove_participant(self, conversation_sid: str, identity: str) -> bool:
+        """Take the participant `identity` out of the conversation (Flex's LeaveConversation);
+        False when it is not there (already gone)."""
+        participants = self._conversation(conversation_sid).participants
+        listed = _translate(lambda: participants.list(limit=100))
+        found = [p for p in listed if p.identity == identity]
+        for participant in found:
+            _translate(lambda p=participant: participants(p.sid).delete())
+        return bool(found)
+
     # ---- Flex Interactions -------------------------------------------------------------------
+
+    def interaction_channel_status(self, interaction_sid: str, channel_sid: str) -> str:
+        """The channel's status: setup, active, failed, closed, inactive, pause or transfer."""
+        return str(_translate(lambda: self._channel(interaction_sid, channel_sid).fetch()).status)
 
     def _channel(self, interaction_sid: str, channel_sid: str) -> Any:
         return self.client.flex_api.v1.interaction(interaction_sid).channels(channel_sid)

@@ -6,6 +6,18 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from worker.domain.model import CloseReason
+
+TASK_CLOSING = {
+    "task.wrapup": CloseReason.WRAPUP,
+    "task.completed": CloseReason.COMPLETED,
+    "task.canceled": CloseReason.CANCELED,
+    "task.deleted": CloseReason.DELETED,
+    "task.system-deleted": CloseReason.DELETED,  # an assigned task TaskRouter deleted at its TTL
+}
+# TaskRouter's TTL cancel, also sent as "Task TTL Exceeded or Max assignment count exceeded".
+TTL_EXCEEDED = "Task TTL Exceeded"
+
 
 def _json_object(raw: str | None) -> dict[str, Any]:
     try:
@@ -65,6 +77,15 @@ class TaskRouterEvent:
     def conversation_sid(self) -> str | None:
         return conversation_sid_in(self.task_attributes)
 
+    @property
+    def close_reason(self) -> CloseReason | None:
+        """How the event closes its task for the chat (rule 1), or None when it does not; a
+        cancel whose reason begins "Task TTL Exceeded" is the transfer timing out (rule 4)."""
+        reason = TASK_CLOSING.get(self.event_type)
+        if reason is CloseReason.CANCELED and (self.canceled_reason or "").strip().startswith(TTL_EXCEEDED):
+            return CloseReason.TIMED_OUT
+        return reason
+
 
 @dataclass(frozen=True)
 class ConversationEvent:
@@ -74,6 +95,10 @@ class ConversationEvent:
     participant_sid: str | None = None
     state_to: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    state: str | None = None  # the conversation's `State` (onConversationUpdated)
+    source: str | None = None  # SDK or API: who made the change (not on onConversationStateUpdated)
+    client_identity: str | None = None  # the SDK user who made it
+    reason: str | None = None  # onConversationStateUpdated: API, TIMER or EVENT
 
     @classmethod
     def from_form(cls, fields: dict[str, str]) -> ConversationEvent:
@@ -84,7 +109,28 @@ class ConversationEvent:
             participant_sid=fields.get("ParticipantSid") or None,
             state_to=fields.get("StateTo") or None,
             attributes=_json_object(fields.get("Attributes")),
+            state=fields.get("State") or None,
+            source=fields.get("Source") or None,
+            client_identity=fields.get("ClientIdentity") or None,
+            reason=fields.get("Reason") or None,
         )
+
+    @property
+    def closes_the_conversation(self) -> bool:
+        kind = self.event_type
+        return (
+            kind == "onConversationRemoved"
+            or (kind == "onConversationStateUpdated" and self.state_to == "closed")
+            or (kind == "onConversationUpdated" and self.state == "closed")
+        )
+
+
+@dataclass(frozen=True)
+class LeaveRequested:
+    """`POST /tasks/<WT>/leave`: the agent on `task_sid` leaves the chat `conversation_sid`."""
+
+    task_sid: str
+    conversation_sid: str
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ class CloseReason(StrEnum):
     CANCELED = "canceled"
     DELETED = "deleted"
     TIMED_OUT = "timed-out"  # canceled by TaskRouter's TTL
+    LEFT = "left"  # the agent left through the service (POST /tasks/<WT>/leave)
 
 
 UNANSWERED = (CloseReason.CANCELED, CloseReason.DELETED, CloseReason.TIMED_OUT)
@@ -53,6 +54,23 @@ class OutboxKind(StrEnum):
     CANCEL_TASKS = "cancel-tasks"
     REQUEUE = "requeue"
     MIRROR = "mirror"
+    LEAVE = "leave"  # take an agent out of the chat as Flex's Leave does
+
+
+class ClosedBy(StrEnum):
+    """Who closed the conversation when the service did not (rule 5)."""
+
+    CUSTOMER = "customer"
+    AGENT = "agent"  # an agent's native End chat
+    OTHER = "other"  # a REST call, a timer, or nobody said
+
+
+class KeptOpen(StrEnum):
+    """Why Flex keeps a chat with nothing in flight open on purpose (rule 12)."""
+
+    INACTIVE = "inactive"  # Flex's Leave: the interaction channel is inactive
+    PAUSE = "pause"  # Flex's Pause
+    PARKED = "parked"  # parked (the Flex template's park-interaction)
 
 
 class Unanswered(StrEnum):
@@ -66,6 +84,17 @@ class TransferInfo:
     mode: str  # WARM | COLD
     from_task: str
     target_name: str
+
+
+@dataclass
+class Routing:
+    """How the customer's task was routed, kept once per chat when a transfer starts: what rule 4
+    puts the customer back in a queue with, long after TaskRouter deleted that task."""
+
+    workflow_sid: str | None = None
+    task_channel: str = "chat"
+    priority: int | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -127,6 +156,10 @@ class ConversationState:
     lease: Lease | None = None
     failures: list[dict[str, Any]] = field(default_factory=list)
     seq: int = 0
+    # issue 15: the customer's routing for rule 4, who closed it (rule 5), Flex keeping it (rule 12)
+    routing: Routing | None = None
+    closed_by: str | None = None
+    kept_open: str | None = None
 
     # ---- queries -----------------------------------------------------------------------------
 
@@ -137,7 +170,7 @@ class ConversationState:
         return [hid for hid, hold in self.holds.items() if hold.state == "open"]
 
     def must_end(self) -> bool:
-        return bool(self.tasks) and self.ended is None and not self.inflight() and not self.open_holds()
+        return self.ended is None and self.kept_open is None and self.must_end_ignoring_phase()
 
     def agents_in_chat(self) -> list[Member]:
         return [m for m in self.members if m.state == "joined"]
@@ -175,6 +208,7 @@ class ConversationState:
         # reservation.accepted may have outrun task.created: the agent already holds the task.
         assigned = any(m.task_sid == task_sid and m.state in ("joined", "left") for m in self.members)
         self.tasks[task_sid] = TrackedTask(transfer=transfer, assigned=assigned)
+        self.kept_open = None  # the task that resumes a chat Flex kept open: tracked as a first one
         if self.ended == "ending":
             self._abort_end()
         if self.customer_left and not assigned:
@@ -254,13 +288,7 @@ class ConversationState:
 
     def customer_closed(self) -> bool:
         """The conversation was closed or removed from the customer's side (rule 5)."""
-        if self.customer_left:
-            return False
-        self.customer_left = True
-        waiting = [sid for sid in self.inflight() if not self.tasks[sid].assigned]
-        if waiting and self.ended != "ended":
-            self._queue(OutboxKind.CANCEL_TASKS, "cancel", {"tasks": waiting})
-        return True
+        return self.conversation_closed(ClosedBy.CUSTOMER)
 
     # ---- holds (transfers and requeues being set up) -----------------------------------------
 
@@ -428,7 +456,8 @@ class ConversationState:
     def _consider_end(self, reason: str) -> None:
         if self.must_end():
             self.ended = "ending"
-            self.end_reason = "customer left" if self.customer_left else reason
+            self.end_reason = reason
+            self._explain_end()
             self._queue(OutboxKind.END, "end", {})
 
     def _abort_end(self) -> None:
@@ -454,6 +483,113 @@ class ConversationState:
         """The Flex template's `associatedTasks` format."""
         return {sid: "inflight" if t.status == INFLIGHT else "completed" for sid, t in self.tasks.items()}
 
+    # ---- Flex as it is (issue 15): agents leave, others close the chat, Flex keeps it open ----
+
+    def leave(self, task_sid: str) -> bool:
+        """The agent on `task_sid` leaves the chat through the service (as Flex's Leave does): the
+        task closes for the chat at once (rule 1), `left` is said once, the leave itself is queued
+        for the drainer, and the chat ends only if that was its last task (rule 2). One transition:
+        two agents leaving at the same moment are two transitions, and the later one ends it."""
+        task = self.tasks.get(task_sid)
+        if task is not None and task.status == CLOSED:
+            return False
+        member = next((m for m in self.members if m.task_sid == task_sid and m.state == "joined"), None)
+        data: dict[str, Any] = {"task": task_sid}
+        if member is not None:
+            data["identity"] = member.identity
+        self._queue(OutboxKind.LEAVE, f"leave:{task_sid}", data)
+        if task is None:
+            self.tasks[task_sid] = TrackedTask(assigned=True)
+        return self.close(task_sid, CloseReason.LEFT)
+
+    def closer(self, source: str | None, client_identity: str | None, reason: str | None) -> ClosedBy:
+        """Who closed the conversation, from its webhook's `Source`, `ClientIdentity` and `Reason`.
+
+        A Conversations SDK close names its user: an agent of this chat, else the customer. Flex's
+        End chat on a Flex Conversations chat closes the interaction channel, which the webhook
+        shows as an API change naming nobody: closed while an agent held the chat, it counts as
+        the agent's. A timer, any other REST call, or a webhook naming no source: someone else."""
+        if reason == "TIMER":
+            return ClosedBy.OTHER
+        if source == "SDK":
+            agents = {m.identity for m in self.members}
+            return ClosedBy.AGENT if client_identity in agents else ClosedBy.CUSTOMER
+        if source == "API" and self.interaction and any(t.assigned for t in self.tasks.values()):
+            return ClosedBy.AGENT
+        return ClosedBy.OTHER
+
+    def conversation_closed(self, by: ClosedBy) -> bool:
+        """The conversation was closed (or removed) by someone other than the service (rule 5):
+        tasks still waiting are canceled and nothing more is posted into it. Who did it is
+        recorded once, and only made more precise later (a webhook naming nobody, then one that
+        names the agent). The service's own close, echoed back after its end, is not recorded."""
+        if self.customer_left:
+            if self.closed_by == ClosedBy.OTHER and by != ClosedBy.OTHER:
+                self.closed_by = by
+                self._explain_end()
+                return True
+            return False
+        self.customer_left = True
+        if self.ended != "ended":
+            self.closed_by = by
+            self._explain_end()
+        self.outbox = [item for item in self.outbox if item.kind != OutboxKind.NOTICE]
+        waiting = [sid for sid in self.inflight() if not self.tasks[sid].assigned]
+        if waiting and self.ended != "ended":
+            self._queue(OutboxKind.CANCEL_TASKS, "cancel", {"tasks": waiting})
+        return True
+
+    def remember_routing(self, routing: Routing) -> bool:
+        """Keep the customer's routing, once per chat (the first transfer's original task)."""
+        if self.routing is not None:
+            return False
+        self.routing = routing
+        return True
+
+    def kept_open_by_flex(self, why: KeptOpen) -> bool:
+        """The drainer found, before confirming the end, that Flex keeps the chat open on purpose
+        (Leave, Pause, Park: rule 12): the end is called off and the chat stays tracked; the task
+        that resumes it is tracked as a first one (`track`)."""
+        if self.ended != "ending":
+            return False
+        self._abort_end()
+        self.kept_open = str(why)
+        return True
+
+    def channel_seen(self, status: str, conversation_attributes: dict[str, Any]) -> bool:
+        """What the drainer read of a Flex Conversations chat's interaction channel (and, when it
+        is active, of the conversation's attributes) before it confirms the end."""
+        if status == "closed":  # Flex closed it (an agent's End chat) before we heard
+            return self.conversation_closed(self.closer("API", None, None))
+        why = self.kept_open_reason(status, conversation_attributes)
+        return why is not None and self.kept_open_by_flex(why)
+
+    def kept_open_reason(self, status: str, conversation_attributes: dict[str, Any]) -> KeptOpen | None:
+        """Flex's Leave leaves the channel `inactive` and Pause `pause` ("Leave and pause options
+        for Conversations"); a park leaves it `active` with the agent out, and the Flex template's
+        park-interaction marks the conversation's attributes with the parked task (`taskSid`,
+        `interactionSid`, `webhookSid`). A park is current while that task is the chat's latest:
+        the task that unparks it comes after."""
+        if status == "inactive":
+            return KeptOpen.INACTIVE
+        if status == "pause":
+            return KeptOpen.PAUSE
+        marked = conversation_attributes.get("taskSid")
+        parked = (
+            status == "active"
+            and isinstance(marked, str)
+            and bool(conversation_attributes.get("interactionSid"))
+            and bool(conversation_attributes.get("webhookSid"))
+            and list(self.tasks)[-1:] == [marked]
+        )
+        return KeptOpen.PARKED if parked else None
+
+    def _explain_end(self) -> None:
+        if self.ended == "ending" and self.customer_left:
+            self.end_reason = (
+                "customer left" if self.closed_by == ClosedBy.CUSTOMER else f"closed by the {self.closed_by}"
+            )
+
     # ---- serialization -----------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
@@ -475,4 +611,7 @@ class ConversationState:
         data["holds"] = {hid: Hold(**h) for hid, h in data.get("holds", {}).items()}
         data["outbox"] = [OutboxItem(**o) for o in data.get("outbox", [])]
         data["lease"] = Lease(**data["lease"]) if data.get("lease") else None
+        data["routing"] = Routing(**data["routing"]) if data.get("routing") else None
+        if data.get("customer_left") and "closed_by" not in data and data.get("ended") != "ended":
+            data["closed_by"] = ClosedBy.CUSTOMER  # stored before issue 15: the customer's close
         return cls(**data)

@@ -5,6 +5,11 @@ overlapping run never act twice. One paged listing of the workspace's open tasks
 reserved, assigned) tells which tracked tasks ended without an event reaching us; only those
 are fetched, to learn how they ended. Each run spends at most `max_calls` Twilio calls; chats
 are visited least recently checked first, so work a run leaves is where the next one starts.
+
+A conversation closed by a REST call sends no webhook (unless the caller asked for one), so each
+open chat's conversation is read too, to notice one closed without us (rule 5 then runs). That
+costs a call per chat, so a run spends at most a quarter of its budget on it; a chat whose
+conversation was not read keeps its place at the front of the line, and the next run reads it.
 A chat that changed after the listing began waits for the next run, so a task tracked a moment
 ago is never mistaken for one that ended.
 """
@@ -17,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from worker.adapters.twilio_gateway import NotFound
-from worker.domain.model import CloseReason, ConversationState, Unanswered
+from worker.domain.model import ClosedBy, CloseReason, ConversationState, Unanswered
 from worker.handlers.deps import Deps
 from worker.handlers.outbox import drain
 
@@ -43,6 +48,8 @@ class ReconcileReport:
     holds_expired: int = 0
     outboxes_redriven: int = 0
     twilio_calls: int = 0
+    conversations_checked: int = 0
+    conversations_found_closed: int = 0
     skipped_locked: bool = False
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
@@ -69,7 +76,8 @@ def reconcile(
             report.chats_seen += 1
             try:
                 _reconcile_chat(deps, conversation_sid, open_tasks, report, max_calls, hold_max_age)
-                deps.store.mark_checked(conversation_sid, deps.clock())
+                if _conversation_checked(deps, conversation_sid, report, max_calls):
+                    deps.store.mark_checked(conversation_sid, deps.clock())
             except Exception as error:  # one chat's trouble never stops the run
                 log.warning(
                     "reconcile failed", extra={"conversation_sid": conversation_sid, "error": str(error)}
@@ -140,6 +148,29 @@ def _reconcile_chat(
         final = deps.store.load(conversation_sid)
         if was_open and final is not None and final.ended == "ended":
             report.chats_ended += 1
+
+
+def _conversation_checked(deps: Deps, conversation_sid: str, report: ReconcileReport, max_calls: int) -> bool:
+    """Read the chat's conversation, within a quarter of the run's budget; a closed (or deleted)
+    one is the chat closed by someone else (rule 5). False when it could not be read this run."""
+    state = deps.store.load(conversation_sid)
+    if state is None or state.customer_left or state.ended == "ended":
+        return True  # nothing to learn: already closed, or gone
+    if report.conversations_checked >= max_calls // 4 or report.twilio_calls >= max_calls:
+        return False
+    report.twilio_calls += 1
+    report.conversations_checked += 1
+    try:
+        _, conversation_state = deps.gateway.conversation_attributes(conversation_sid)
+    except NotFound:
+        conversation_state = "closed"
+    if conversation_state == "closed":
+        changed, _ = deps.store.transition(
+            conversation_sid, lambda s: s.conversation_closed(ClosedBy.OTHER), create=False
+        )
+        report.conversations_found_closed += int(bool(changed))
+        drain(deps, conversation_sid)
+    return True
 
 
 def _lease_free(state: ConversationState, now: float) -> bool:

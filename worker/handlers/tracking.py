@@ -9,8 +9,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from worker.domain.events import ConversationEvent, TaskRouterEvent, TrackTaskRequested, interaction_in
-from worker.domain.model import CloseReason, ConversationState, Unanswered
+from worker.domain.events import (
+    ConversationEvent,
+    LeaveRequested,
+    TaskRouterEvent,
+    TrackTaskRequested,
+    interaction_in,
+)
+from worker.domain.model import ConversationState, Unanswered
 from worker.domain.notices import display_name, identity_of, language_of
 from worker.handlers.deps import Deps
 from worker.handlers.outbox import drain
@@ -18,16 +24,6 @@ from worker.logs import log_context
 
 log = logging.getLogger("chat_transfer.events")
 
-TTL_EXCEEDED = "Task TTL Exceeded"
-
-TASK_CLOSING = {
-    "task.wrapup": CloseReason.WRAPUP,
-    "task.completed": CloseReason.COMPLETED,
-    "task.canceled": CloseReason.CANCELED,
-    "task.deleted": CloseReason.DELETED,
-    # TaskRouter deleting an assigned or wrapping task that reached its TTL (Events reference)
-    "task.system-deleted": CloseReason.DELETED,
-}
 RESERVATION_WITHDRAWN = {
     "reservation.rejected",
     "reservation.timeout",
@@ -46,10 +42,8 @@ def _task_change(event: TaskRouterEvent, deps: Deps) -> Callable[[ConversationSt
         return lambda s: s.track(
             task_sid, interaction=interaction_in(attributes), language=language_of(attributes)
         )
-    if kind in TASK_CLOSING:
-        reason = TASK_CLOSING[kind]
-        if reason is CloseReason.CANCELED and (event.canceled_reason or "").strip() == TTL_EXCEEDED:
-            reason = CloseReason.TIMED_OUT
+    reason = event.close_reason
+    if reason is not None:
         policy = Unanswered(deps.settings.unanswered_transfer_action.value)
         return lambda s: s.close(task_sid, reason, policy=policy, now=deps.clock())
     if not kind.startswith("reservation.") or event.worker_sid is None:
@@ -133,10 +127,8 @@ def _conversation_change(event: ConversationEvent) -> Callable[[ConversationStat
         return lambda s: s.participant_added(identity)
     if kind == "onParticipantRemoved" and identity:
         return lambda s: s.participant_removed(identity)
-    if (
-        kind == "onConversationStateUpdated" and event.state_to == "closed"
-    ) or kind == "onConversationRemoved":
-        return lambda s: s.customer_closed()
+    if event.closes_the_conversation:
+        return lambda s: s.conversation_closed(s.closer(event.source, event.client_identity, event.reason))
     return None
 
 
@@ -154,6 +146,18 @@ def handle_track_task(request: TrackTaskRequested, deps: Deps) -> str:
         "studio.track-task",
         request.conversation_sid,
         lambda s: s.track(request.task_sid),
+        create=True,
+        task_sid=request.task_sid,
+    )
+
+
+def handle_leave(request: LeaveRequested, deps: Deps) -> str:
+    """`POST /tasks/<WT>/leave`, queued by the receiver: the agent leaves (rule 2 decides the end)."""
+    return _apply(
+        deps,
+        "leave",
+        request.conversation_sid,
+        lambda s: s.leave(request.task_sid),
         create=True,
         task_sid=request.task_sid,
     )

@@ -34,6 +34,7 @@ from worker.domain.notices import display_name, language_of
 from worker.domain.transfer import TransferRecord, TransferStatus, transfer_task_attributes
 from worker.handlers.deps import Deps
 from worker.handlers.outbox import drain
+from worker.handlers.requeue import customer_routing
 from worker.handlers.task_creation import create_task_once
 from worker.logs import log_context
 from worker.settings import TransferStrategy
@@ -201,6 +202,8 @@ def _orchestrate(deps: Deps, record: TransferRecord, *, retry: bool) -> None:
 def _open_hold(deps: Deps, record: TransferRecord, original: TaskSnapshot) -> None:
     now = deps.clock()
     attributes = original.attributes
+    # What rule 4 would put the customer back with, kept while the original task still exists.
+    routing = customer_routing(attributes, original.workflow_sid, original.task_channel, original.priority)
 
     def hold(state: ConversationState) -> str | None:
         # The original task may not be tracked yet (its task.created still on the way); tracking
@@ -211,6 +214,7 @@ def _open_hold(deps: Deps, record: TransferRecord, original: TaskSnapshot) -> No
         if state.tasks[record.task_sid].status != "inflight":
             return "the task being transferred has already ended"
         state.open_hold(record.id, "transfer", now)
+        state.remember_routing(routing)
         return None
 
     refusal, _ = deps.store.transition(record.conversation_sid or "", hold)

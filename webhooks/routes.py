@@ -27,21 +27,23 @@ def signature_check() -> SignatureCheck:
     return current_app.extensions["chat_transfer.signature"]
 
 
-def json_error(status: int, error: str, field: str | None = None, **extra: object) -> Response:
+def json_error(code: int, error: str, field: str | None = None, /, **extra: object) -> Response:
+    """`{"error", "field"?, **extra}` with the HTTP status `code` (positional, so that `extra` may
+    carry a `status` of its own, as 409 for a task not in flight does)."""
     body: dict[str, object] = {"error": error, **extra}
     if field is not None:
         body["field"] = field
     response = jsonify(body)
-    response.status_code = status
+    response.status_code = code
     return response
 
 
 def reject(
-    endpoint: str, status: int, reason: str, error: str, field: str | None = None, **extra: object
+    endpoint: str, code: int, reason: str, error: str, field: str | None = None, /, **extra: object
 ) -> Response:
     REJECTIONS.labels(endpoint, reason).inc()
-    REQUESTS.labels(endpoint, str(status)).inc()
-    return json_error(status, error, field, **extra)
+    REQUESTS.labels(endpoint, str(code)).inc()
+    return json_error(code, error, field, **extra)
 
 
 def receive_signed_event(

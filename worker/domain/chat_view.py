@@ -23,6 +23,8 @@ def describe_chat(state: ConversationState | None, conversation_sid: str) -> dic
         verdict = f"open: {len(state.inflight())} task(s) in flight"
     elif state.open_holds():
         verdict = "open: a transfer or requeue is being set up"
+    elif state.kept_open:
+        verdict = f"open: Flex keeps it open ({state.kept_open}); its next task resumes it"
     else:
         verdict = "open: no task tracked yet"
     return {
@@ -52,16 +54,17 @@ def describe_chat(state: ConversationState | None, conversation_sid: str) -> dic
         "noticesQueued": state.notices,
         "pendingWork": [{"id": i.id, "kind": i.kind, "attempts": i.attempts} for i in state.outbox],
         "customerLeft": state.customer_left,
+        "closedBy": closed_by(state),
+        "keptOpen": state.kept_open,
         "failures": state.failures,
         "interaction": state.interaction,
     }
 
 
 def closed_by(state: ConversationState) -> str | None:
-    """Who closed the chat when the service did not: "customer", "agent" or "other"; None when
-    the service ended it, it is open, or nobody recorded who. The hook for issue 15, which records
-    it on the state (`ConversationState.closed_by`); until then this is None."""
-    return getattr(state, "closed_by", None)
+    """Who closed the chat when the service did not: "customer", "agent" or "other" (someone else,
+    or nobody said); None when the service ended it or it is open (`ConversationState.closer`)."""
+    return state.closed_by
 
 
 def may_read(state: ConversationState, worker_sid: str | None, *, is_supervisor: bool) -> bool:

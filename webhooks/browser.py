@@ -117,7 +117,10 @@ def worker_on_task(task_sid: str) -> str | None:
     conversation_sid = store.conversation_of_task(task_sid)
     state = store.load(conversation_sid) if conversation_sid else None
     if state is not None:
-        member = next((m for m in state.members if m.task_sid == task_sid and m.state == "joined"), None)
+        # The agent in the chat on it, or the one who had it and left (a leave asked again).
+        member = next(
+            (m for m in state.members if m.task_sid == task_sid and m.state in ("joined", "left")), None
+        )
         if member is not None:
             return member.worker_sid
     gateway: TwilioGateway = ext("gateway")

@@ -1,0 +1,279 @@
+"""The Flex that really exists (issue 15), end to end: real Redis, real Celery worker processes,
+the receiver under gunicorn, the sandbox over HTTP behaving as Flex documents.
+
+- agents leave through `POST /tasks/<WT>/leave` (B first, A's chat goes on; both at once);
+- a cold transfer nobody takes after TaskRouter deleted the original task: the customer is
+  requeued through the right API (a task, or an invite on the interaction channel), never ended;
+- a chat Flex keeps open (its interaction channel inactive) is left open, and the task that
+  resumes it is tracked, not canceled.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from twilio.rest import Client
+
+from ops.localstack import LocalStack, wait_for
+from tests.e2e.conftest import finish_leftover_tasks
+from worker.adapters.http_client import RoutedHttpClient
+
+pytestmark = pytest.mark.e2e
+
+# TaskRouter deletes an ended task five minutes after it ended; shortened here (and the transfer's
+# timeout with it, TRANSFER_TIMEOUT_SECONDS allowing no more than 120 s).
+RETENTION = 30
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    with LocalStack(
+        worker_count=1, worker_concurrency=2, sandbox_options={"task_retention": RETENTION}
+    ) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def clean(stack: LocalStack) -> Iterator[None]:
+    yield
+    finish_leftover_tasks(stack)
+    for name in stack.setup.workers:
+        stack.sandbox.set_activity(stack.setup.workers[name], "Available")
+
+
+def twilio(stack: LocalStack) -> Client:
+    sb = stack.sandbox
+    return Client(sb.account_sid, sb.auth_token, http_client=RoutedHttpClient(sb.base_url))
+
+
+def kinds(stack: LocalStack, conversation: str) -> list[str]:
+    return [n["notificationType"] for n in stack.notices(conversation)]
+
+
+def chat_with_agent(stack: LocalStack, *, interactions: bool) -> tuple[Any, str]:
+    """A customer's chat, accepted by the first agent offered; returns it and the agent's name."""
+    sb = stack.sandbox
+    chat = sb.start_chat("Maria", interactions=interactions)
+    offer = sb.pending_reservation(task_sid=chat.task_sid, timeout=30)
+    sb.accept(offer["sid"])
+    agent = next(name for name, worker in stack.setup.workers.items() if worker == offer["worker_sid"])
+    wait_for(lambda: "joined" in kinds(stack, chat.conversation_sid), 30, what="the joined notice")
+    return chat, agent
+
+
+def transfer(stack: LocalStack, agent: str, task_sid: str, target: str, mode: str, **extra: Any) -> dict:
+    body = {"taskSid": task_sid, "targetSid": target, "mode": mode, "Token": stack.setup.tokens[agent]}
+    response = requests.post(f"{stack.base_url}/transfers", json={**body, **extra}, timeout=10)
+    assert response.status_code == 202, response.text
+    transfer_id = response.json()["transferId"]
+
+    def settled() -> dict | None:
+        status = requests.get(f"{stack.base_url}/transfers/{transfer_id}", timeout=10).json()
+        return status if status["status"] != "pending" else None
+
+    result = wait_for(settled, 30, what="the transfer set up")
+    assert result["status"] == "created", result
+    return result
+
+
+def leave(stack: LocalStack, agent: str, task_sid: str) -> requests.Response:
+    """The plugin's Leave chat; a 503 (the receiver busy with another browser request) is retried
+    after its Retry-After, as a client does."""
+
+    def answered() -> requests.Response | None:
+        response = requests.post(
+            f"{stack.base_url}/tasks/{task_sid}/leave", json={"Token": stack.setup.tokens[agent]}, timeout=10
+        )
+        return None if response.status_code == 503 else response
+
+    return wait_for(answered, 30, interval=1.0, what="an answer other than 503")
+
+
+def participants(stack: LocalStack, conversation: str) -> set[str]:
+    return {p["identity"] for p in stack.sandbox.participants(conversation)}
+
+
+def closes(stack: LocalStack, chat: Any) -> int:
+    """Requests by which the service closed the chat: the conversation, or the interaction channel."""
+    sb = stack.sandbox
+    conversation = [
+        r
+        for r in sb.requests_to(product="conversations", method="POST")
+        if r.params.get("State") == "closed" and r.path.endswith(chat.conversation_sid)
+    ]
+    channel = [
+        r
+        for r in sb.requests_to(product="flex-api", method="POST")
+        if chat.interaction_channel_sid
+        and r.path.endswith(chat.interaction_channel_sid)
+        and r.params.get("Status") == "closed"
+    ]
+    return len(conversation) + len(channel)
+
+
+def ended(stack: LocalStack, conversation: str) -> None:
+    """Wait for the service to have ended the chat and done all it had to."""
+    sb = stack.sandbox
+    wait_for(lambda: sb.conversation(conversation)["state"] == "closed", 30, what="the conversation closed")
+    wait_for(lambda: stack.tracked(conversation).get("ended") == "ended", 30, what="tracking ended")
+    wait_for(lambda: not stack.tracked(conversation)["outbox"], 30, what="the outbox drained")
+    sb.wait_idle()
+
+
+def warm_chat(stack: LocalStack, *, interactions: bool) -> tuple[Any, str, str, str]:
+    """A's chat, warm-transferred to B, who accepted: both in the chat."""
+    sb, setup = stack.sandbox, stack.setup
+    chat, agent_a = chat_with_agent(stack, interactions=interactions)
+    agent_b = next(name for name in setup.workers if name != agent_a)
+    result = transfer(stack, agent_a, chat.task_sid, setup.workers[agent_b], "WARM")
+    sb.accept(sb.pending_reservation(task_sid=result["transferTaskSid"], timeout=30)["sid"])
+    wait_for(lambda: kinds(stack, chat.conversation_sid).count("joined") == 2, 30, what="B joined")
+    return chat, agent_a, agent_b, result["transferTaskSid"]
+
+
+# ---- agents leave through the service -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("interactions", [False, True], ids=["older chat", "Flex Conversations chat"])
+def test_b_leaves_first_through_the_service_and_as_chat_goes_on(
+    stack: LocalStack, interactions: bool
+) -> None:
+    sb = stack.sandbox
+    chat, agent_a, agent_b, task_b = warm_chat(stack, interactions=interactions)
+    conversation = chat.conversation_sid
+
+    response = leave(stack, agent_b, task_b)
+    assert response.status_code == 202, response.text
+    assert response.json() == {"taskSid": task_b, "conversationSid": conversation, "status": "leaving"}
+    wait_for(lambda: "left" in kinds(stack, conversation), 30, what="B's left notice")
+    wait_for(lambda: agent_b not in participants(stack, conversation), 30, what="B out of the conversation")
+    wait_for(lambda: sb.task_status(task_b) in ("wrapping", "completed"), 30, what="B's task ended")
+    sb.wait_idle()
+    assert sb.conversation(conversation)["state"] == "active"
+    assert sb.task_status(chat.task_sid) == "assigned"
+    assert agent_a in participants(stack, conversation)
+    assert stack.tracked(conversation)["ended"] is None
+    again = leave(stack, agent_b, task_b)  # a double click: answered the same, nothing more happens
+    assert again.status_code == 202, again.text
+
+    assert leave(stack, agent_a, chat.task_sid).status_code == 202
+    ended(stack, conversation)
+    assert kinds(stack, conversation).count("left") == 2
+    assert kinds(stack, conversation).count("chat-ended") == 1
+    assert closes(stack, chat) == 1
+    if interactions:  # the Interactions API only: nothing on its tasks through TaskRouter
+        assert not [r for r in sb.requests_to(product="taskrouter", method="POST") if task_b in r.path]
+    sb.assert_faithful()
+
+
+@pytest.mark.parametrize("interactions", [False, True], ids=["older chat", "Flex Conversations chat"])
+def test_both_agents_leaving_at_the_same_moment_end_the_chat_once(
+    stack: LocalStack, interactions: bool
+) -> None:
+    """The Flex template's race (remove-participant.js): two leaves at once must neither leave the
+    customer alone in an open chat nor end it twice."""
+    sb = stack.sandbox
+    chat, agent_a, agent_b, task_b = warm_chat(stack, interactions=interactions)
+    answers: list[int] = []
+    go = threading.Barrier(2)
+
+    def leave_now(agent: str, task_sid: str) -> None:
+        go.wait()
+        answers.append(leave(stack, agent, task_sid).status_code)
+
+    threads = [
+        threading.Thread(target=leave_now, args=(agent_a, chat.task_sid)),
+        threading.Thread(target=leave_now, args=(agent_b, task_b)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert answers == [202, 202]
+    ended(stack, chat.conversation_sid)
+    assert closes(stack, chat) == 1
+    assert kinds(stack, chat.conversation_sid).count("chat-ended") == 1
+    assert kinds(stack, chat.conversation_sid).count("left") == 2
+    sb.assert_faithful()
+
+
+# ---- tasks vanish: requeue without the original task ---------------------------------------------
+
+
+@pytest.mark.parametrize("interactions", [False, True], ids=["older chat", "Flex Conversations chat"])
+def test_a_cold_transfer_nobody_takes_after_the_original_task_is_gone_requeues_the_customer(
+    stack: LocalStack, interactions: bool
+) -> None:
+    sb, setup = stack.sandbox, stack.setup
+    chat, agent_a = chat_with_agent(stack, interactions=interactions)
+    conversation = chat.conversation_sid
+    absent = next(name for name in setup.workers if name != agent_a)
+    sb.set_activity(setup.workers[absent], "Offline")
+    transfer(stack, agent_a, chat.task_sid, setup.workers[absent], "COLD", timeout=2 * RETENTION)
+    wait_for(lambda: sb.task_status(chat.task_sid) in ("wrapping", "completed"), 30, what="A out")
+    if sb.task_status(chat.task_sid) == "wrapping":
+        sb.complete(chat.task_sid)  # A finishes wrap-up as usual
+    sb.advance(RETENTION + 1)
+    assert sb.task_status(chat.task_sid) is None  # TaskRouter deleted it
+    invites_before = len(sb.requests_to(product="flex-api", method="POST", template=INVITES))
+    creates_before = len(sb.requests_to(product="taskrouter", method="POST", template=TASKS))
+
+    sb.advance(RETENTION)  # then the transfer times out: Task TTL Exceeded
+    wait_for(lambda: "transfer-failed" in kinds(stack, conversation), 30, what="transfer-failed")
+
+    def requeued() -> list[dict]:
+        return sb.tasks(where=lambda a: a.get("conversationSid") == conversation and "requeueOf" in a)
+
+    [task] = wait_for(requeued, 30, what="the customer put back in a queue")
+    attributes = json.loads(task["attributes"])
+    assert attributes["name"] == "Maria" and "transferTargetSid" not in attributes
+    assert task["workflow_sid"] == setup.assign_to_anyone_workflow_sid
+    invites = len(sb.requests_to(product="flex-api", method="POST", template=INVITES)) - invites_before
+    creates = len(sb.requests_to(product="taskrouter", method="POST", template=TASKS)) - creates_before
+    if interactions:
+        assert (invites, creates) == (1, 0)  # an invite on its channel, never a bare TaskRouter task
+        assert attributes["flexInteractionChannelSid"] == chat.interaction_channel_sid
+    else:
+        assert (invites, creates) == (0, 1)
+    sb.wait_idle()
+    assert sb.conversation(conversation)["state"] == "active"
+    assert stack.tracked(conversation)["ended"] is None
+    assert not stack.tracked(conversation)["failures"]
+
+    # Someone takes it: the chat goes on as with any first task.
+    sb.set_activity(setup.workers[absent], "Available")
+    sb.accept(sb.pending_reservation(task_sid=task["sid"], timeout=30)["sid"])
+    wait_for(lambda: kinds(stack, conversation).count("joined") == 2, 30, what="the new agent joined")
+    sb.assert_faithful()
+
+
+INVITES = "/v1/Interactions/{InteractionSid}/Channels/{ChannelSid}/Invites"
+TASKS = "/v1/Workspaces/{WorkspaceSid}/Tasks"
+
+
+# ---- Flex keeps a chat open on purpose (rule 12) ------------------------------------------------
+
+
+def test_a_chat_flex_left_inactive_stays_open(stack: LocalStack) -> None:
+    sb = stack.sandbox
+    chat, _agent = chat_with_agent(stack, interactions=True)
+    conversation = chat.conversation_sid
+    channel = (
+        twilio(stack).flex_api.v1.interaction(chat.interaction_sid).channels(chat.interaction_channel_sid)
+    )
+    channel.update(status="inactive", routing={"status": "closed"})  # Flex's Leave, by REST
+    wait_for(lambda: sb.task_status(chat.task_sid) == "completed", 30, what="the task completed")
+    wait_for(lambda: stack.tracked(conversation)["tasks"][chat.task_sid]["status"] == "closed", 30)
+    wait_for(lambda: stack.tracked(conversation).get("kept_open"), 30, what="the end called off")
+    sb.wait_idle()
+    assert stack.tracked(conversation)["ended"] is None
+    assert sb.conversation(conversation)["state"] != "closed"
+    assert channel.fetch().status == "inactive"
+    assert "chat-ended" not in kinds(stack, conversation)
+    assert closes(stack, chat) == 0
+    sb.assert_faithful()

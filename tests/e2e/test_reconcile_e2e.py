@@ -108,3 +108,29 @@ def test_two_beats_never_double_act(stack):
         assert [n["notificationType"] for n in stack.notices(conversation)].count("chat-ended") == 1
     finally:
         second.stop()
+
+
+def test_a_conversation_closed_without_a_webhook_is_noticed_and_rule_5_runs(stack):
+    """A REST close sends no webhook (unless X-Twilio-Webhook-Enabled): reconciliation reads the
+    conversation, cancels the task still waiting in the queue, and posts nothing more."""
+    sb, setup = stack.sandbox, stack.setup
+    for worker in setup.workers.values():
+        sb.set_activity(worker, "Offline")
+    try:
+        chat = sb.start_chat("kim")
+        wait_for(
+            lambda: chat.task_sid in stack.tracked(chat.conversation_sid).get("tasks", {}), what="tracked"
+        )
+        sb.wait_idle()
+        gateway_for(stack).update_conversation(chat.conversation_sid, state="closed")  # no webhook
+        wait_for(
+            lambda: sb.task_status(chat.task_sid) == "canceled", timeout=4 * PERIOD + 10, what="canceled"
+        )
+        wait_for(lambda: stack.tracked(chat.conversation_sid).get("ended") == "ended", what="tracking ended")
+        state = stack.tracked(chat.conversation_sid)
+        assert (state["customer_left"], state["closed_by"]) == (True, "other")
+        assert stack.notices(chat.conversation_sid) == []
+        sb.assert_faithful()
+    finally:
+        for worker in setup.workers.values():
+            sb.set_activity(worker, "Available")

@@ -256,24 +256,98 @@ INVITES = "/v1/Interactions/{InteractionSid}/Channels/{ChannelSid}/Invites"
 TASKS = "/v1/Workspaces/{WorkspaceSid}/Tasks"
 
 
+# ---- an agent's native End chat while other tasks are in flight ------------------------------------
+
+
+def refused_by_twilio(stack: LocalStack, conversation: str) -> list[Any]:
+    """The service's requests about the chat that Twilio refused (a 4xx)."""
+    return [r for r in stack.sandbox.requests if conversation in r.path and (r.status or 0) >= 400]
+
+
+@pytest.mark.parametrize("interactions", [False, True], ids=["older chat", "Flex Conversations chat"])
+def test_b_ends_the_chat_natively_while_a_transfer_waits(stack: LocalStack, interactions: bool) -> None:
+    """Flex's End chat closes the chat for everybody: the service treats it as closed by an agent
+    (rule 5): the waiting transfer task is canceled, nobody is requeued, nothing is posted, no
+    error loops, and it says who closed it."""
+    sb, setup = stack.sandbox, stack.setup
+    chat, agent_a, agent_b, task_b = warm_chat(stack, interactions=interactions)
+    conversation = chat.conversation_sid
+    agent_c = next(name for name in setup.workers if name not in (agent_a, agent_b))
+    sb.set_activity(setup.workers[agent_c], "Offline")
+    waiting = transfer(stack, agent_b, task_b, setup.workers[agent_c], "WARM")["transferTaskSid"]
+    posted = len(sb.messages(conversation))
+
+    sb.agent_end_chat(task_b)
+    assert sb.conversation(conversation)["state"] == "closed"
+    wait_for(lambda: sb.task_status(waiting) == "canceled", 30, what="the waiting transfer task canceled")
+    wait_for(lambda: stack.tracked(conversation).get("closed_by") == "agent", 30, what="closed by the agent")
+    if sb.task_status(chat.task_sid) == "assigned":  # an older chat: A's task is A's to end
+        sb.complete(chat.task_sid)
+    wait_for(lambda: stack.tracked(conversation).get("ended") == "ended", 30, what="tracking ended")
+    wait_for(lambda: not stack.tracked(conversation)["outbox"], 30, what="the outbox drained")
+    sb.wait_idle()
+
+    assert len(sb.messages(conversation)) == posted  # nothing posted into the closed chat
+    assert not sb.tasks(where=lambda a: a.get("conversationSid") == conversation and "requeueOf" in a)
+    refused = refused_by_twilio(stack, conversation)
+    assert len(refused) <= 1, refused  # at most the one post that taught the service it was closed
+    assert sb.interaction_misuses == []
+    supervisor = sb.register_token(setup.workers[agent_c], roles=("agent", "supervisor"))
+    seen = requests.get(
+        f"{stack.base_url}/chats/{conversation}", headers={"X-Flex-Token": supervisor}, timeout=10
+    )
+    assert (seen.json()["closedBy"], seen.json()["ended"]) == ("agent", True)
+    sb.assert_faithful()
+
+
 # ---- Flex keeps a chat open on purpose (rule 12) ------------------------------------------------
 
 
-def test_a_chat_flex_left_inactive_stays_open(stack: LocalStack) -> None:
+@pytest.mark.parametrize("how", ["leave", "pause", "park"])
+def test_a_chat_flex_keeps_open_is_left_open_and_its_resume_is_tracked(stack: LocalStack, how: str) -> None:
     sb = stack.sandbox
     chat, _agent = chat_with_agent(stack, interactions=True)
     conversation = chat.conversation_sid
-    channel = (
-        twilio(stack).flex_api.v1.interaction(chat.interaction_sid).channels(chat.interaction_channel_sid)
-    )
-    channel.update(status="inactive", routing={"status": "closed"})  # Flex's Leave, by REST
-    wait_for(lambda: sb.task_status(chat.task_sid) == "completed", 30, what="the task completed")
-    wait_for(lambda: stack.tracked(conversation)["tasks"][chat.task_sid]["status"] == "closed", 30)
-    wait_for(lambda: stack.tracked(conversation).get("kept_open"), 30, what="the end called off")
+    if how == "leave":
+        sb.flex_leave(chat.task_sid)  # Flex's Leave: the channel inactive
+        sb.complete(chat.task_sid)
+    elif how == "pause":
+        sb.pause_chat(chat.task_sid)
+    else:
+        sb.park(chat.task_sid)  # the template's Park
+    kept = {"leave": "inactive", "pause": "pause", "park": "parked"}[how]
+    wait_for(lambda: stack.tracked(conversation).get("kept_open") == kept, 30, what="the end called off")
     sb.wait_idle()
     assert stack.tracked(conversation)["ended"] is None
     assert sb.conversation(conversation)["state"] != "closed"
-    assert channel.fetch().status == "inactive"
+    assert sb.interaction_channel(chat.interaction_channel_sid)["status"] != "closed"
     assert "chat-ended" not in kinds(stack, conversation)
     assert closes(stack, chat) == 0
+
+    # The customer writes again (or the agent resumes): a new task on the channel, tracked as a
+    # first one, not canceled.
+    if how == "pause":
+        sb.resume(conversation)
+    else:
+        sb.customer_message(conversation, "Me again: it still has not arrived")
+
+    def resumed_task() -> str | None:
+        tasks = stack.tracked(conversation).get("tasks", {})
+        return next((sid for sid in tasks if sid != chat.task_sid), None)
+
+    resumed = wait_for(resumed_task, 30, what="the resuming task tracked")
+    sb.wait_idle()
+    assert stack.tracked(conversation)["tasks"][resumed]["status"] == "inflight"
+    assert sb.task_status(resumed) in ("pending", "reserved", "assigned")  # not canceled
+    assert stack.tracked(conversation)["kept_open"] is None
+    if sb.task_status(resumed) != "assigned":
+        sb.accept(sb.pending_reservation(task_sid=resumed, timeout=30)["sid"])
+    wait_for(lambda: stack.tracked(conversation)["tasks"][resumed]["assigned"], 30, what="accepted")
+
+    # And this time the agent leaves through the service with nothing else open: it ends.
+    worker = next(m["worker_sid"] for m in stack.tracked(conversation)["members"] if m["task_sid"] == resumed)
+    agent = next(name for name, sid in stack.setup.workers.items() if sid == worker)
+    assert leave(stack, agent, resumed).status_code == 202
+    ended(stack, conversation)
+    assert kinds(stack, conversation).count("chat-ended") == 1
     sb.assert_faithful()

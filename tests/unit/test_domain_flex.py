@@ -343,3 +343,63 @@ def test_how_a_taskrouter_event_closes_its_task(
 )
 def test_which_conversations_events_close_it(fields: dict[str, str], closes: bool) -> None:
     assert ConversationEvent.from_form({"ConversationSid": CH, **fields}).closes_the_conversation is closes
+
+
+# ---- what the drainer reads of the interaction channel before it ends the chat -----------------
+
+PARKED = {"interactionSid": KD, "channelSid": UO, "taskSid": TASK_A, "taskAttributes": "{}"}
+
+
+def ending_chat() -> ConversationState:
+    state = ConversationState(sid=CH)
+    state.track(TASK_A, interaction=(KD, UO))
+    state.accepted(*ALICE, TASK_A)
+    state.close(TASK_A, CloseReason.COMPLETED)
+    assert state.ended == "ending"
+    return state
+
+
+@pytest.mark.parametrize(
+    ("status", "attributes", "kept"),
+    [
+        ("inactive", {}, KeptOpen.INACTIVE),  # Flex's Leave
+        ("pause", {}, KeptOpen.PAUSE),  # Flex's Pause
+        ("active", PARKED, KeptOpen.PARKED),  # the template's Park
+        ("active", {**PARKED, "taskSid": TASK_B}, None),  # a park of an earlier task, since resumed
+        ("active", {"associatedTasks": {}}, None),  # nothing keeps it: the end goes on
+        ("active", {}, None),
+    ],
+)
+def test_the_channel_says_whether_flex_keeps_the_chat_open(
+    status: str, attributes: dict, kept: KeptOpen | None
+) -> None:
+    state = ending_chat()
+    assert state.channel_seen(status, attributes) is (kept is not None)
+    assert state.kept_open == kept
+    assert state.ended == (None if kept else "ending")
+
+
+def test_a_channel_flex_already_closed_is_the_agents_end_chat_and_the_end_goes_on_quietly() -> None:
+    state = ending_chat()
+    state.notice("joined:late", NoticeType.JOINED, workerName="Late")
+    assert state.channel_seen("closed", {}) is True
+    assert (state.customer_left, state.closed_by) == (True, ClosedBy.AGENT)
+    assert state.ended == "ending" and not items(state, OutboxKind.NOTICE)
+    assert drain_to_end(state) is True
+
+
+def test_a_requeue_not_yet_done_when_the_conversation_closes_is_called_off_and_the_chat_ends() -> None:
+    """Flex's End chat cancels a pending transfer: to the service, a transfer nobody took, and
+    the customer would be requeued; the close (heard after) calls that off."""
+    state = ConversationState(sid=CH)
+    state.track(TASK_A, interaction=(KD, UO))
+    state.accepted(*ALICE, TASK_A)
+    state.track(TASK_B, transfer=TransferInfo("TR1", "WARM", TASK_A, "Bob"))
+    state.close(TASK_A, CloseReason.WRAPUP)
+    state.close(TASK_B, CloseReason.CANCELED)
+    assert items(state, OutboxKind.REQUEUE) and state.ended is None
+    assert state.conversation_closed(ClosedBy.AGENT) is True
+    assert not items(state, OutboxKind.REQUEUE) and not items(state, OutboxKind.NOTICE)
+    assert state.holds["requeue:TR1"].state == "failed"
+    assert state.ended == "ending" and state.end_reason == "closed by the agent"
+    assert drain_to_end(state) is True

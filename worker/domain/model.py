@@ -533,10 +533,19 @@ class ConversationState:
         if self.ended != "ended":
             self.closed_by = by
             self._explain_end()
-        self.outbox = [item for item in self.outbox if item.kind != OutboxKind.NOTICE]
+        # Nothing more goes into it: no notice, and no customer requeued into a closed chat.
+        requeues = [item for item in self.outbox if item.kind == OutboxKind.REQUEUE]
+        self.outbox = [
+            item for item in self.outbox if item.kind not in (OutboxKind.NOTICE, OutboxKind.REQUEUE)
+        ]
+        for item in requeues:
+            hold = self.holds.get(item.data["hold"])
+            if hold is not None and hold.state == "open":
+                hold.state = "failed"
         waiting = [sid for sid in self.inflight() if not self.tasks[sid].assigned]
         if waiting and self.ended != "ended":
             self._queue(OutboxKind.CANCEL_TASKS, "cancel", {"tasks": waiting})
+        self._consider_end("the conversation closed")
         return True
 
     def remember_routing(self, routing: Routing) -> bool:
@@ -567,9 +576,9 @@ class ConversationState:
     def kept_open_reason(self, status: str, conversation_attributes: dict[str, Any]) -> KeptOpen | None:
         """Flex's Leave leaves the channel `inactive` and Pause `pause` ("Leave and pause options
         for Conversations"); a park leaves it `active` with the agent out, and the Flex template's
-        park-interaction marks the conversation's attributes with the parked task (`taskSid`,
-        `interactionSid`, `webhookSid`). A park is current while that task is the chat's latest:
-        the task that unparks it comes after."""
+        park-interaction writes what resumes it into the conversation's attributes (the parked
+        `taskSid`, `interactionSid`, `taskAttributes`...). A park is current while that task is the
+        chat's latest: the task that unparks it comes after."""
         if status == "inactive":
             return KeptOpen.INACTIVE
         if status == "pause":
@@ -579,7 +588,7 @@ class ConversationState:
             status == "active"
             and isinstance(marked, str)
             and bool(conversation_attributes.get("interactionSid"))
-            and bool(conversation_attributes.get("webhookSid"))
+            and "taskAttributes" in conversation_attributes
             and list(self.tasks)[-1:] == [marked]
         )
         return KeptOpen.PARKED if parked else None

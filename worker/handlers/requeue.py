@@ -11,7 +11,9 @@ the original workflow with the original attributes ("Invites Subresource": "to s
 interaction to a queue"; "Park an Interaction": invites do not carry the original task's
 attributes over, so they are sent). A bare TaskRouter task would route, but its agent would never
 join the conversation. Either way the new task carries `requeueOf` = the hold, which a retry
-looks for before it makes another.
+looks for before it makes another. A chat closed meanwhile (an agent's End chat, heard of later)
+is not requeued into: the older chat's conversation is read first, and an interaction channel
+refuses the invite.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from __future__ import annotations
 from typing import Any
 
 from worker.adapters.http_client import TwilioTransient
-from worker.adapters.twilio_gateway import NotFound
-from worker.domain.model import OutboxItem, Routing
+from worker.adapters.twilio_gateway import NotFound, TwilioRejected
+from worker.domain.model import ClosedBy, OutboxItem, Routing
 from worker.handlers.deps import Deps
 from worker.handlers.task_creation import create_task_once
 
@@ -66,8 +68,24 @@ def requeue(deps: Deps, conversation_sid: str, item: OutboxItem) -> None:
         )
     retry = item.attempts > 0
     if state is not None and state.interaction:
-        task_sid = _invite_once(deps, (state.interaction[0], state.interaction[1]), hold_id, routing, retry)
+        try:
+            task_sid = _invite_once(
+                deps, (state.interaction[0], state.interaction[1]), hold_id, routing, retry
+            )
+        except TwilioRejected as error:
+            # The channel refuses it (closed by Flex meanwhile): nobody to requeue into; the end,
+            # released by the failed hold, reads the channel and learns who closed it.
+            reason = f"cannot requeue: {error}"
+            deps.store.transition(conversation_sid, lambda s: s.hold_failed(hold_id, reason), create=False)
+            return
     else:
+        if _closed(deps, conversation_sid):
+            # Closed without a webhook yet (an agent's End chat, a REST call): a task would route
+            # an agent into a closed chat. Rule 5 instead, which calls the requeue off.
+            deps.store.transition(
+                conversation_sid, lambda s: s.conversation_closed(ClosedBy.OTHER), create=False
+            )
+            return
         task_sid = create_task_once(
             deps.gateway,
             marker=(MARKER, hold_id),
@@ -78,6 +96,13 @@ def requeue(deps: Deps, conversation_sid: str, item: OutboxItem) -> None:
             priority=routing.priority,
         )
     deps.store.transition(conversation_sid, lambda s: s.hold_created(hold_id, task_sid), create=False)
+
+
+def _closed(deps: Deps, conversation_sid: str) -> bool:
+    try:
+        return deps.gateway.conversation_attributes(conversation_sid)[1] == "closed"
+    except NotFound:
+        return True
 
 
 def _invite_once(

@@ -351,3 +351,25 @@ def test_a_chat_flex_keeps_open_is_left_open_and_its_resume_is_tracked(stack: Lo
     ended(stack, conversation)
     assert kinds(stack, conversation).count("chat-ended") == 1
     sb.assert_faithful()
+
+
+# ---- a cold transfer is the first agent leaving -------------------------------------------------
+
+
+@pytest.mark.parametrize("interactions", [False, True], ids=["older chat", "Flex Conversations chat"])
+def test_a_cold_transfer_takes_the_first_agent_out_of_the_chat(stack: LocalStack, interactions: bool) -> None:
+    """A REST wrap-up leaves the agent in the conversation (Flex's orchestration runs in the UI):
+    the cold transfer takes them out as a leave does."""
+    sb, setup = stack.sandbox, stack.setup
+    chat, agent_a = chat_with_agent(stack, interactions=interactions)
+    agent_b = next(name for name in setup.workers if name != agent_a)
+    result = transfer(stack, agent_a, chat.task_sid, setup.workers[agent_b], "COLD")
+    wait_for(lambda: agent_a not in participants(stack, chat.conversation_sid), 30, what="A out of the chat")
+    assert sb.task_status(chat.task_sid) in ("wrapping", "completed")
+    sb.accept(sb.pending_reservation(task_sid=result["transferTaskSid"], timeout=30)["sid"])
+    wait_for(lambda: kinds(stack, chat.conversation_sid).count("joined") == 2, 30, what="B joined")
+    sb.wait_idle()
+    assert kinds(stack, chat.conversation_sid).count("left") == 1
+    assert sb.conversation(chat.conversation_sid)["state"] == "active"
+    assert sb.interaction_misuses == []
+    sb.assert_faithful()

@@ -8,15 +8,15 @@ crash at any point creates no second task, invite or notice:
             again by its `transferId` marker on a retry;
   track     the new task tracked on the chat, the hold released, `transfer-started` queued;
   original  `chatTransferData` on the original task, with If-Match (re-read on 412);
-  cold      a cold transfer takes the first agent out (wrap-up, or closes their participant).
+  cold      a cold transfer takes the first agent out: the domain's leave (see `leave`).
 
 The record is written three times per transfer, not once per step: after `hold` (a retry must
 not check the original task's status again once a transfer task may exist), after `create`
 (with `target`: the transfer task's sid), and at the end (with `track`, `original` and `cold`).
 A step done but not yet written is done again by a retry, which each of them allows: the name
 is cached, the transition is idempotent (a task tracked once, a hold released once, a notice
-queued once per key), `chatTransferData` is skipped when the task already has it, and moving
-the first agent out again is refused by Twilio and logged.
+queued once per key), `chatTransferData` is skipped when the task already has it, and the first
+agent leaves once (a leave of a task already closed for the chat changes nothing).
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def _orchestrate(deps: Deps, record: TransferRecord, *, retry: bool) -> None:
     _checkpoint(deps, record, "original")
 
     if record.mode == "COLD" and "cold" not in record.steps:  # written at the end
-        _take_first_agent_out(deps, record, original)
+        _take_first_agent_out(deps, record)
 
     last = ("track", "original", "cold", "done") if record.mode == "COLD" else ("track", "original", "done")
     _steps_done(deps, record, *last, status=TransferStatus.CREATED)
@@ -370,13 +370,10 @@ def _write_chat_transfer_data(deps: Deps, record: TransferRecord, original: Task
     raise TwilioRejected(412, None, "the original task kept changing; chatTransferData not written")
 
 
-def _take_first_agent_out(deps: Deps, record: TransferRecord, original: TaskSnapshot) -> None:
-    interaction = interaction_in(original.attributes)
-    try:
-        if record.strategy == "invite" and interaction is not None:
-            deps.gateway.close_agent_participant(*interaction, record.task_sid)
-        else:
-            deps.gateway.set_task_status(record.task_sid, "wrapping", f"cold transfer {record.id}")
-    except TwilioRejected as error:
-        # Already in wrap-up or beyond (a retry, or the agent was quicker): nothing left to do.
-        log.info("original task not moved", extra={"transfer_id": record.id, "error": str(error)})
+def _take_first_agent_out(deps: Deps, record: TransferRecord) -> None:
+    """A cold transfer is the first agent leaving the chat (the domain's `leave`: their task closed
+    for the chat, `left` once; the outbox closes their interaction participant, or wraps their task
+    up and takes them out of the conversation, which a REST wrap-up alone does not)."""
+    conversation_sid = record.conversation_sid or ""
+    _, state = deps.store.transition(conversation_sid, lambda s: s.leave(record.task_sid), create=False)
+    drain(deps, conversation_sid, after=state)

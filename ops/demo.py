@@ -2,7 +2,9 @@
 
 Nothing needs configuring: an embedded Redis, the sandbox (with a generated account and auth
 token), the receiver under gunicorn, a real Celery worker process and beat start; then each
-story runs through signed webhooks exactly as it would with Twilio, and the demo prints the
+story runs through signed webhooks exactly as it would with Twilio (agents leave through the
+service's `POST /tasks/<WT>/leave`, as the plugin's Leave chat does; once, an agent uses Flex's
+own End chat instead), and the demo prints the
 chat as the customer sees it — notices as notices, not chat lines — with task states and who
 is in the chat. Every rule of CONTRACT §6 that a story touches is checked; any broken rule
 makes the exit status non-zero. `--json PATH` writes the same timeline as data.
@@ -99,9 +101,22 @@ class Demo:
 
         return self.wait(settled, "the transfer to be set up")
 
-    def finish(self, task_sid: str) -> None:
-        if self.sb.task_status(task_sid) == "assigned":
-            self.sb.wrapup(task_sid)
+    def leave(self, story: Story, agent: str, task_sid: str) -> None:
+        """The agent's Leave chat in the plugin: `POST /tasks/<WT>/leave`; then they complete their
+        wrap-up in Flex, as usual."""
+        url = f"{self.stack.base_url}/tasks/{task_sid}/leave"
+
+        def answered() -> requests.Response | None:
+            response = requests.post(url, json={"Token": self.setup.tokens[agent]}, timeout=10)
+            return None if response.status_code == 503 else response  # busy: retried, as a client does
+
+        response = self.wait(answered, "the leave answered")
+        self.check(story, f"{agent}'s leave is accepted", response.status_code == 202, response.text)
+        self.step(story, f"{agent} leaves the chat (Leave chat)")
+        self.wait(lambda: self.sb.task_status(task_sid) in ("wrapping", "completed"), f"{agent}'s task ended")
+        self.complete_wrapup(task_sid)
+
+    def complete_wrapup(self, task_sid: str) -> None:
         if self.sb.task_status(task_sid) == "wrapping":
             self.sb.complete(task_sid)
 
@@ -168,13 +183,17 @@ class Demo:
         self.sb.agent_message(
             chat.conversation_sid, self.setup.workers[taker], "Hi Maria, I can refund that."
         )
-        self.finish(result["transferTaskSid"])
-        self.step(story, f"{taker} finishes first")
+        self.leave(story, taker, result["transferTaskSid"])
         self.wait(lambda: "left" in self.kinds(chat.conversation_sid), "B's left notice")
         self.still_open(story, f"{agent_a}'s task is still in flight")
+        self.check(
+            story,
+            f"{taker} is out of the chat, {agent_a} still in it",
+            self.in_chat(chat.conversation_sid) == {self.identity(agent_a), chat.customer},
+            str(self.in_chat(chat.conversation_sid)),
+        )
         self.sb.agent_message(chat.conversation_sid, self.setup.workers[agent_a], "Anything else, Maria?")
-        self.finish(chat.task_sid)
-        self.step(story, f"{agent_a} finishes")
+        self.leave(story, agent_a, chat.task_sid)
         self.chat_ended_once(story)
         self.notices_once(story)
         return self.end(story)
@@ -186,14 +205,17 @@ class Demo:
         self.step(story, f"{agent_a} cold-transfers to the Sales queue: task {result['transferTaskSid']}")
         self.wait(lambda: self.sb.task_status(chat.task_sid) in ("wrapping", "completed"), "A in wrap-up")
         self.check(story, "a cold transfer moves the original task to wrap-up (rule 3)", True)
+        self.wait(
+            lambda: self.identity(agent_a) not in self.in_chat(chat.conversation_sid), "A out of the chat"
+        )
+        self.check(story, f"{agent_a} is out of the chat at once", True)
         taker = self.accept_offer(result["transferTaskSid"])
         self.check(story, "the queue did not offer the chat back to its sender", taker != agent_a, taker)
         self.step(story, f"{taker} (Sales) accepts")
-        self.finish(chat.task_sid)
+        self.complete_wrapup(chat.task_sid)
         self.wait(lambda: self.kinds(chat.conversation_sid).count("joined") == 2, "B joined")
         self.still_open(story, f"{taker} is still in the chat")
-        self.finish(result["transferTaskSid"])
-        self.step(story, f"{taker} finishes")
+        self.leave(story, taker, result["transferTaskSid"])
         self.chat_ended_once(story)
         self.notices_once(story)
         return self.end(story)
@@ -221,12 +243,61 @@ class Demo:
         self.sb.set_activity(self.setup.workers[absent], "Available")
         taker = self.accept_offer(requeued[0]["sid"])
         self.step(story, f"{taker} picks the chat up from the queue")
-        self.finish(chat.task_sid)  # the first agent's wrap-up is done too
-        self.finish(requeued[0]["sid"])
-        self.step(story, f"{taker} finishes")
+        self.complete_wrapup(chat.task_sid)  # the first agent's wrap-up is done too
+        self.leave(story, taker, requeued[0]["sid"])
         self.chat_ended_once(story)
         self.notices_once(story)
         return self.end(story)
+
+    def native_end_chat_story(self) -> Story:
+        story = Story("An agent's native End chat while a transfer waits: the chat is closed for everybody")
+        chat, agent_a = self.chat_arrives(story, "Lena", "Is my parcel insured?")
+        agent_b = next(n for n in self.setup.workers if n != agent_a)
+        agent_c = next(n for n in self.setup.workers if n not in (agent_a, agent_b))
+        first = self.transfer(agent_a, chat.task_sid, self.setup.workers[agent_b], "WARM")
+        self.accept_offer(first["transferTaskSid"])
+        self.step(story, f"{agent_a} brings {agent_b} in (warm); {agent_b} accepts")
+        self.sb.set_activity(self.setup.workers[agent_c], "Offline")
+        try:
+            waiting = self.transfer(agent_b, first["transferTaskSid"], self.setup.workers[agent_c], "WARM")
+            self.step(story, f"{agent_b} asks {agent_c} (away) to join: the transfer task waits")
+            self.wait(lambda: "transfer-started" in self.kinds(chat.conversation_sid), "announced")
+            posted = len(self.sb.messages(chat.conversation_sid))
+            self.sb.agent_end_chat(first["transferTaskSid"])
+            self.step(story, f"{agent_b} uses Flex's own End chat instead of Leave chat")
+            conversation = chat.conversation_sid
+            self.wait(
+                lambda: self.stack.tracked(conversation).get("closed_by") == "agent", "closed by the agent"
+            )
+            self.wait(lambda: self.sb.task_status(waiting["transferTaskSid"]) == "canceled", "canceled")
+            self.check(story, "the waiting transfer task is canceled (rule 5)", True)
+            self.complete_wrapup(first["transferTaskSid"])
+            self.sb.complete(chat.task_sid)  # A's chat is closed: A completes their task in Flex
+            self.step(story, f"{agent_a} completes their task")
+            self.wait(lambda: self.stack.tracked(conversation).get("ended") == "ended", "tracking ended")
+            self.wait(lambda: not self.stack.tracked(conversation).get("outbox"), "the outbox drained")
+            self.sb.wait_idle()
+        finally:
+            self.sb.set_activity(self.setup.workers[agent_c], "Available")
+        state = self.sb.conversation(conversation)["state"]
+        self.check(story, "the chat is closed for everybody", state == "closed", state)
+        after = len(self.sb.messages(conversation))
+        self.check(
+            story, "nothing is posted into the closed chat", after == posted, f"{after - posted} posted"
+        )
+        requeued = self.sb.tasks(
+            where=lambda a: a.get("conversationSid") == conversation and "requeueOf" in a
+        )
+        self.check(story, "nobody is requeued into it", not requeued, str(requeued))
+        closed_by = self.stack.tracked(conversation).get("closed_by")
+        self.check(story, "the service says an agent closed it", closed_by == "agent", str(closed_by))
+        return self.end(story)
+
+    def in_chat(self, conversation: str) -> set[str]:
+        return {p["identity"] for p in self.sb.participants(conversation)}
+
+    def identity(self, agent: str) -> str:
+        return agent  # seed_flex's contact_uri is client:<name>
 
     def chat_arrives(self, story: Story, customer: str, first_message: str) -> tuple[Any, str]:
         """The opening every story shares: a chat arrives and the first agent offered accepts it."""
@@ -256,7 +327,13 @@ class Demo:
         self.say(f"  agents still in the chat: {', '.join(story.agents_in_chat) or 'none'}")
 
     def run(self) -> bool:
-        for play in (self.warm_transfer_story, self.cold_transfer_story, self.unanswered_transfer_story):
+        stories = (
+            self.warm_transfer_story,
+            self.cold_transfer_story,
+            self.unanswered_transfer_story,
+            self.native_end_chat_story,
+        )
+        for play in stories:
             try:
                 play()
             except Exception as error:  # a story that could not finish is a broken rule too

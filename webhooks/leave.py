@@ -80,9 +80,12 @@ def leave_chat(task_sid: str) -> Response:
         raise InvalidInput("body", "body must be a JSON object")
     identity = authenticate(flex_token(body))
     conversation_sid = _chat_in_flight(task_sid)
-    authorize_task(identity, task_sid)
+    holder = authorize_task(identity, task_sid)
+    payload = {"taskSid": task_sid, "conversationSid": conversation_sid}
+    if holder is not None:
+        payload["workerSid"] = holder
     queue: TaskQueue = ext("queue")
-    queue.enqueue(LEAVE_CHAT, {"taskSid": task_sid, "conversationSid": conversation_sid})
+    queue.enqueue(LEAVE_CHAT, payload)
     response = jsonify({"taskSid": task_sid, "conversationSid": conversation_sid, "status": "leaving"})
     response.status_code = 202
     return response

@@ -133,7 +133,7 @@ def track_task(self: Task, payload: dict[str, Any]) -> str:
 
 @app.task(name=LEAVE_CHAT, **TASK_OPTIONS)
 def leave_chat(self: Task, payload: dict[str, Any]) -> str:
-    request = LeaveRequested(payload["taskSid"], payload["conversationSid"])
+    request = LeaveRequested(payload["taskSid"], payload["conversationSid"], payload.get("workerSid"))
     return run(self, payload, lambda: handle_leave(request, process_deps()), "leave")
 
 

@@ -202,6 +202,27 @@ def test_both_agents_leaving_at_the_same_moment_end_the_chat_once(
     sb.assert_faithful()
 
 
+def test_an_agent_who_leaves_before_the_service_heard_them_accept_is_still_taken_out(
+    stack: LocalStack,
+) -> None:
+    """The plugin's Leave can outrun reservation.accepted: the service learns the agent from the
+    task, says they joined and left, and takes them out of the conversation."""
+    sb = stack.sandbox
+    sb.pause_webhooks()  # every event of this chat is late
+    try:
+        chat = sb.start_chat("Maria")
+        offer = sb.pending_reservation(task_sid=chat.task_sid, timeout=30)
+        agent = next(name for name, worker in stack.setup.workers.items() if worker == offer["worker_sid"])
+        sb.accept(offer["sid"])
+        assert leave(stack, agent, chat.task_sid).status_code == 202
+        wait_for(lambda: agent not in participants(stack, chat.conversation_sid), 30, what="out of the chat")
+    finally:
+        sb.resume_webhooks()
+    ended(stack, chat.conversation_sid)
+    assert kinds(stack, chat.conversation_sid) == ["joined", "left", "chat-ended"]
+    sb.assert_faithful()
+
+
 # ---- tasks vanish: requeue without the original task ---------------------------------------------
 
 

@@ -403,3 +403,16 @@ def test_a_requeue_not_yet_done_when_the_conversation_closes_is_called_off_and_t
     assert state.holds["requeue:TR1"].state == "failed"
     assert state.ended == "ending" and state.end_reason == "closed by the agent"
     assert drain_to_end(state) is True
+
+
+def test_a_leave_before_the_accept_was_heard_still_says_joined_then_left() -> None:
+    state = ConversationState(sid=CH)
+    state.track(TASK_A)
+    state.accepted(*ALICE, TASK_A)
+    state.track(TASK_C)
+    state.offered(*BOB, TASK_C)  # reservation.accepted for Bob not handled yet
+    assert state.leave(TASK_C) is True
+    assert notices(state)[-2:] == [f"joined:{TASK_C}:bob", f"left:{TASK_C}:bob"]
+    assert [item.data for item in items(state, OutboxKind.LEAVE)] == [{"task": TASK_C, "identity": "bob"}]
+    state.accepted(*BOB, TASK_C)  # then it arrives: nothing more to say
+    assert notices(state).count(f"joined:{TASK_C}:bob") == 1

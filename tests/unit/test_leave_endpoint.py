@@ -74,7 +74,14 @@ def test_the_agent_on_the_task_leaves_and_a_leave_is_queued(desk: Desk) -> None:
         "status": "leaving",
     }
     assert desk.queue.sent == [
-        (LEAVE_CHAT, {"taskSid": desk.chat.task_sid, "conversationSid": desk.chat.conversation_sid})
+        (
+            LEAVE_CHAT,
+            {
+                "taskSid": desk.chat.task_sid,
+                "conversationSid": desk.chat.conversation_sid,
+                "workerSid": desk.workers[desk.agent],
+            },
+        )
     ]
 
 

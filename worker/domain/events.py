@@ -131,6 +131,7 @@ class LeaveRequested:
 
     task_sid: str
     conversation_sid: str
+    worker_sid: str | None = None  # the agent on the task, as the receiver found them
 
 
 @dataclass(frozen=True)

@@ -493,9 +493,13 @@ class ConversationState:
         task = self.tasks.get(task_sid)
         if task is not None and task.status == CLOSED:
             return False
-        member = next((m for m in self.members if m.task_sid == task_sid and m.state == "joined"), None)
+        member = next(
+            (m for m in self.members if m.task_sid == task_sid and m.state in ("offered", "joined")), None
+        )
         data: dict[str, Any] = {"task": task_sid}
         if member is not None:
+            # A leave proves the agent accepted (reservation.accepted may still be on its way).
+            self._join(member)
             data["identity"] = member.identity
         self._queue(OutboxKind.LEAVE, f"leave:{task_sid}", data)
         if task is None:

@@ -19,6 +19,7 @@ from worker.domain.events import (
 from worker.domain.model import ConversationState, Unanswered
 from worker.domain.notices import display_name, identity_of, language_of
 from worker.handlers.deps import Deps
+from worker.handlers.names import worker_card
 from worker.handlers.outbox import drain
 from worker.logs import log_context
 
@@ -152,12 +153,21 @@ def handle_track_task(request: TrackTaskRequested, deps: Deps) -> str:
 
 
 def handle_leave(request: LeaveRequested, deps: Deps) -> str:
-    """`POST /tasks/<WT>/leave`, queued by the receiver: the agent leaves (rule 2 decides the end)."""
-    return _apply(
-        deps,
-        "leave",
-        request.conversation_sid,
-        lambda s: s.leave(request.task_sid),
-        create=True,
-        task_sid=request.task_sid,
-    )
+    """`POST /tasks/<WT>/leave`, queued by the receiver: the agent leaves (rule 2 decides the end).
+
+    The receiver found the agent on the task in TaskRouter; when their reservation.accepted has
+    not reached the chat yet, their joining is applied first (from the worker's cached card), so
+    the chat says they joined and left, and the leave knows whom to take out of the conversation."""
+    task_sid, worker_sid = request.task_sid, request.worker_sid
+    joined: tuple[str, str, str] | None = None
+    state = deps.store.load(request.conversation_sid)
+    known = state is not None and any(m.task_sid == task_sid for m in state.members)
+    if worker_sid and not known:
+        card = worker_card(deps, worker_sid)
+        joined = (identity_of(card) or worker_sid, worker_sid, card["name"])
+
+    def change(s: ConversationState) -> bool:
+        accepted = s.accepted(*joined, task_sid) if joined else False
+        return s.leave(task_sid) or accepted
+
+    return _apply(deps, "leave", request.conversation_sid, change, create=True, task_sid=task_sid)

@@ -21,7 +21,6 @@ agent leaves once (a leave of a task already closed for the chat changes nothing
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -30,9 +29,10 @@ from typing import Any
 from worker.adapters.twilio_gateway import NotFound, PreconditionFailed, TaskSnapshot, TwilioRejected
 from worker.domain.events import conversation_sid_in, interaction_in
 from worker.domain.model import ConversationState, TransferInfo, Unanswered
-from worker.domain.notices import display_name, language_of
+from worker.domain.notices import language_of
 from worker.domain.transfer import TransferRecord, TransferStatus, transfer_task_attributes
 from worker.handlers.deps import Deps
+from worker.handlers.names import cached_card, worker_card
 from worker.handlers.outbox import drain
 from worker.handlers.requeue import customer_routing
 from worker.handlers.task_creation import create_task_once
@@ -41,7 +41,6 @@ from worker.settings import TransferStrategy
 
 log = logging.getLogger("chat_transfer.transfers")
 
-NAME_CACHE_SECONDS = 3600
 IF_MATCH_ATTEMPTS = 5
 FAULT_INJECTION_ENV = "CHAT_TRANSFER_FAULT_INJECTION"  # "1" in the crash-safety tests only
 CRASH_AT_KEY = "cft:fault:crash-at"
@@ -222,32 +221,11 @@ def _open_hold(deps: Deps, record: TransferRecord, original: TaskSnapshot) -> No
         raise TransferRefused(refusal)
 
 
-def _cached_name(deps: Deps, sid: str, resolve: Any) -> dict[str, str]:
-    key = f"cft:name:{sid}"
-    cached = deps.redis.get(key)
-    if cached:
-        return json.loads(cached)
-    value = resolve()
-    deps.redis.set(key, json.dumps(value), ex=NAME_CACHE_SECONDS)
-    return value
-
-
-def _worker_card(deps: Deps, worker_sid: str) -> dict[str, str]:
-    def resolve() -> dict[str, str]:
-        worker = deps.gateway.fetch_worker(worker_sid)
-        return {
-            "name": display_name(worker.attributes, deps.settings.default_agent_name),
-            "contact_uri": str(worker.attributes.get("contact_uri") or ""),
-        }
-
-    return _cached_name(deps, worker_sid, resolve)
-
-
 def _target_name(deps: Deps, target_sid: str) -> str:
     try:
         if target_sid.startswith("WK"):
-            return _worker_card(deps, target_sid)["name"]
-        return _cached_name(deps, target_sid, lambda: {"name": deps.gateway.fetch_queue_name(target_sid)})[
+            return worker_card(deps, target_sid)["name"]
+        return cached_card(deps, target_sid, lambda: {"name": deps.gateway.fetch_queue_name(target_sid)})[
             "name"
         ]
     except NotFound:
@@ -272,7 +250,7 @@ def _transferring_contact_uri(deps: Deps, record: TransferRecord, state: Convers
         if member is not None:
             return f"client:{member.identity}"
     return (
-        _worker_card(deps, record.requested_by)["contact_uri"] if record.requested_by.startswith("WK") else ""
+        worker_card(deps, record.requested_by)["contact_uri"] if record.requested_by.startswith("WK") else ""
     )
 
 

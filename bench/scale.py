@@ -29,6 +29,7 @@ from worker.domain.model import ConversationState, TransferInfo
 from worker.domain.transfer import TransferRecord, TransferStatus
 from worker.handlers.deps import build_deps
 from worker.handlers.reconcile import reconcile
+from worker.handlers.requeue import customer_routing
 from worker.settings import Settings
 
 
@@ -46,12 +47,29 @@ class ScaleResult:
     twilio_seconds_in_full_pass: float = 0.0
 
 
+def customer_task_attributes(conversation: str) -> dict[str, object]:
+    """What a web chat's task carries (Studio's Send to Flex, as the sandbox's `start_chat` makes it)."""
+    return {
+        "name": "Maria Garcia",
+        "from": "Maria Garcia",
+        "channelType": "web",
+        "conversationSid": conversation,
+        "customerName": "Maria Garcia",
+        "initiatedBy": "customer",
+        "direction": "inbound",
+        "customers": {"name": "Maria Garcia"},
+    }
+
+
 def realistic_state(state: ConversationState, n: int, task_a: str, task_b: str, now: float) -> None:
     transfer_id = f"{n:032x}"
     state.track(task_a, language="en-US")
     state.offered("alice", "WK" + "1" * 32, "Alice", task_a)
     state.accepted("alice", "WK" + "1" * 32, "Alice", task_a)
     state.open_hold(transfer_id, "transfer", now)
+    # As the transfer handler keeps it when the hold opens: what rule 4 would requeue with.
+    attributes = customer_task_attributes(state.sid)
+    state.remember_routing(customer_routing(attributes, "WW" + "3" * 32, "chat", None))
     state.hold_created(
         transfer_id, task_b, transfer=TransferInfo(transfer_id, "WARM", task_a, "Bob"), now=now
     )
@@ -103,7 +121,7 @@ def run(quick: bool, chats: int | None = None) -> ScaleResult:
                     task = sb.taskrouter.create_task(
                         ws,
                         workflow_sid=setup.assign_to_anyone_workflow_sid,
-                        attributes=json.dumps({"conversationSid": conversation, "channelType": "web"}),
+                        attributes=json.dumps(customer_task_attributes(conversation)),
                         task_channel="chat",
                     )
                     pair.append(task.sid)

@@ -416,3 +416,29 @@ def test_a_leave_before_the_accept_was_heard_still_says_joined_then_left() -> No
     assert [item.data for item in items(state, OutboxKind.LEAVE)] == [{"task": TASK_C, "identity": "bob"}]
     state.accepted(*BOB, TASK_C)  # then it arrives: nothing more to say
     assert notices(state).count(f"joined:{TASK_C}:bob") == 1
+
+
+def test_the_routing_attributes_are_kept_only_while_a_requeue_could_need_them() -> None:
+    state = ConversationState(sid=CH)
+    state.track(TASK_A)
+    state.accepted(*ALICE, TASK_A)
+    state.open_hold("TR1", "transfer", 0.0)
+    state.remember_routing(ROUTING)
+    state.hold_created("TR1", TASK_B, transfer=TransferInfo("TR1", "WARM", TASK_A, "Bob"))
+    assert state.routing is not None and state.routing.attributes == ROUTING.attributes  # B may not answer
+    state.accepted(*BOB, TASK_B)
+    assert state.routing.attributes == {}  # B took it: no requeue can come of this transfer
+    assert state.routing.workflow_sid == ROUTING.workflow_sid  # the customer's workflow stays
+
+    # B transfers on: the attributes come back from B's task, the workflow stays the customer's.
+    state.open_hold("TR2", "transfer", 0.0)
+    from_b = Routing(workflow_sid=sid("WW", 9), attributes={"name": "Maria", "transferType": "WARM"})
+    assert state.remember_routing(from_b) is True
+    assert state.routing == Routing(ROUTING.workflow_sid, "chat", 5, from_b.attributes)
+    state.hold_created("TR2", TASK_C, transfer=TransferInfo("TR2", "COLD", TASK_B, "Carol"))
+    state.close(TASK_A, CloseReason.WRAPUP)
+    state.close(TASK_B, CloseReason.LEFT)
+    state.close(TASK_C, CloseReason.TIMED_OUT)  # nobody took it: the requeue needs them
+    assert state.open_holds() == ["requeue:TR2"] and state.routing.attributes == from_b.attributes
+    state.hold_created("requeue:TR2", sid("WT", 0xD))
+    assert state.routing.attributes == {}

@@ -264,6 +264,7 @@ class ConversationState:
             # Delivered after the task closed: the agent was in the chat meanwhile, and has left.
             joined = self._join(member)
             return self._leave(member) or joined or changed
+        self._trim_routing()
         return self._join(member) or changed
 
     def withdrawn(self, identity: str, task_sid: str) -> bool:
@@ -454,6 +455,7 @@ class ConversationState:
             self._queue(OutboxKind.REQUEUE, hold_id, {"hold": hold_id, "from_task": transfer.from_task})
 
     def _consider_end(self, reason: str) -> None:
+        self._trim_routing()
         if self.must_end():
             self.ended = "ending"
             self.end_reason = reason
@@ -553,11 +555,26 @@ class ConversationState:
         return True
 
     def remember_routing(self, routing: Routing) -> bool:
-        """Keep the customer's routing, once per chat (the first transfer's original task)."""
-        if self.routing is not None:
-            return False
-        self.routing = routing
-        return True
+        """Keep the customer's routing when a transfer starts: its workflow, channel and priority
+        once per chat (the first transfer's original task is the customer's); its attributes
+        while a transfer could still fail into a requeue (any task's attributes on the chat are
+        the customer's, once what transfers add is taken out)."""
+        if self.routing is None:
+            self.routing = routing
+            return True
+        if not self.routing.attributes and routing.attributes:
+            self.routing.attributes = dict(routing.attributes)
+            return True
+        return False
+
+    def _trim_routing(self) -> None:
+        """The routing's attributes (most of its bytes) are dropped once nothing can requeue: no
+        transfer task waiting to be taken, no transfer or requeue being set up."""
+        if self.routing is None or not self.routing.attributes or self.open_holds():
+            return
+        waiting = any(t.status == INFLIGHT and t.transfer and not t.assigned for t in self.tasks.values())
+        if not waiting:
+            self.routing.attributes = {}
 
     def kept_open_by_flex(self, why: KeptOpen) -> bool:
         """The drainer found, before confirming the end, that Flex keeps the chat open on purpose

@@ -35,6 +35,7 @@ TRANSFER_ATTRIBUTES = (
     "transferType",
     "transferId",
     "chatTransferData",
+    "workerSidsInConversation",
     "requeueOf",
 )
 MARKER = "requeueOf"
@@ -56,7 +57,7 @@ def requeue(deps: Deps, conversation_sid: str, item: OutboxItem) -> None:
     hold_id = item.data["hold"]
     state = deps.store.load(conversation_sid)
     routing = state.routing if state is not None else None
-    if routing is None:
+    if routing is None or not routing.attributes:
         try:
             original = deps.gateway.fetch_task(item.data["from_task"])
         except NotFound:

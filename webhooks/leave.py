@@ -64,7 +64,9 @@ def _chat_in_flight(task_sid: str) -> str:
         raise Missing(f"unknown task {task_sid}", "taskSid") from None
     conversation_sid = conversation_sid or conversation_sid_in(snapshot.attributes)
     if conversation_sid is None:
-        raise Conflict("the task names no conversation: it is not a chat", "taskSid")
+        raise Conflict(
+            "the task names no conversation: it is not a chat", "taskSid", status=snapshot.assignment_status
+        )
     if snapshot.assignment_status != "assigned":
         raise _not_in_flight(snapshot.assignment_status)
     return conversation_sid

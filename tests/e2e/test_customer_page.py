@@ -197,7 +197,7 @@ def test_demo_web_serves_the_demos_chats_to_the_page(page: Page, tmp_path: Path)
 
         page.goto(url)
         page.wait_for_selector("body[data-loaded-chat]", timeout=15_000)
-        assert page.locator("#chats button").count() == 3
+        assert page.locator("#chats button").count() == 4  # the demo's four stories
         # The first story: a warm transfer, B leaves first, then A; the chat ends once.
         assert [kind for kind, _ in notices_on(page)] == [
             "joined",

@@ -34,6 +34,7 @@ CONVERSATIONS_TYPES = {
     "participant.removed": "onParticipantRemoved",
     "conversation-state.updated": "onConversationStateUpdated",
     "conversation.removed": "onConversationRemoved",
+    "conversation.updated": "onConversationUpdated",
 }
 
 # callback form field ↔ its place in a TaskRouter CloudEvent, where the names differ (README table)

@@ -89,6 +89,8 @@ HANDLED_TYPES: dict[str, HandledType] = {
             "conversation-state.updated", "ConversationStateUpdated", "onConversationStateUpdated"
         ),
         _conversations("conversation.removed", "ConversationRemoved", "onConversationRemoved"),
+        # a close's Source and ClientIdentity: who closed the chat (rule 5, issue 15)
+        _conversations("conversation.updated", "ConversationUpdated", "onConversationUpdated"),
     )
 }
 
@@ -259,6 +261,10 @@ def domain_event(event: CloudEvent) -> TaskRouterEvent | ConversationEvent | Non
         participant_sid=_text(data, "ParticipantSid"),
         state_to=_text(data, "StateTo"),
         attributes=_attributes(data.get("Attributes")),
+        state=_text(data, "State"),
+        source=_text(data, "Source"),
+        client_identity=_text(data, "ClientIdentity"),
+        reason=_text(data, "Reason"),
     )
 
 

@@ -1,5 +1,5 @@
 """What the browser-facing endpoints share (`/transfers`, `/tasks/…`, `/chats/…`; CONTRACT §4,
-/work/wt/API-SHAPES.md): CORS, the guard against starving webhook intake, the agent's Flex token
+README, the browser endpoints' table): CORS, the guard against starving webhook intake, the agent's Flex token
 checked against a task or a chat, and one mapping from what went wrong to the documented answer.
 
 A new endpoint is a view decorated with `browser_endpoint(name)` that raises the domain's errors
@@ -10,6 +10,7 @@ broker unreachable → 503) and returns its 2xx answer.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec
 
@@ -92,6 +93,20 @@ def browser_endpoint(name: str) -> Callable[[Callable[P, Response]], Callable[P,
 def _with_retry_after(response: Response, seconds: int) -> Response:
     response.headers["Retry-After"] = str(seconds)
     return response
+
+
+def request_body() -> dict[str, Any]:
+    """The request's fields: a JSON object, or a form. JSON nested past the decoder's recursion
+    limit is refused like any other malformed body, not answered 500."""
+    if not request.is_json:
+        return request.form.to_dict(flat=True)
+    try:
+        body = json.loads(request.get_data(as_text=True))
+    except (ValueError, RecursionError):
+        body = None
+    if not isinstance(body, dict):
+        raise InvalidInput("body", "body must be a JSON object")
+    return body
 
 
 def flex_token(body: Mapping[str, Any] | None = None) -> str:

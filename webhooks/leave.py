@@ -10,7 +10,7 @@ A task the service tracks in a chat with its agent answers without a Twilio call
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from webhooks.browser import (
     Conflict,
@@ -20,6 +20,7 @@ from webhooks.browser import (
     browser_endpoint,
     ext,
     flex_token,
+    request_body,
 )
 from webhooks.validation import is_sid
 from worker.adapters.conversation_store import ConversationStore
@@ -77,10 +78,7 @@ def _chat_in_flight(task_sid: str) -> str:
 def leave_chat(task_sid: str) -> Response:
     if not is_sid(task_sid, "WT"):
         raise InvalidInput("taskSid", "taskSid must be a WT sid")
-    body = request.get_json(silent=True) if request.is_json else request.form.to_dict(flat=True)
-    if not isinstance(body, dict):
-        raise InvalidInput("body", "body must be a JSON object")
-    identity = authenticate(flex_token(body))
+    identity = authenticate(flex_token(request_body()))
     conversation_sid = _chat_in_flight(task_sid)
     holder = authorize_task(identity, task_sid)
     payload = {"taskSid": task_sid, "conversationSid": conversation_sid}

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from webhooks.browser import Conflict, Missing, authenticate, browser_endpoint, ext, worker_on_task
+from webhooks.browser import (
+    Conflict,
+    Missing,
+    authenticate,
+    browser_endpoint,
+    ext,
+    request_body,
+    worker_on_task,
+)
 from webhooks.routes import reject, signature_check
 from webhooks.validation import check_sid
 from worker.adapters.http_client import TwilioTransient
@@ -24,15 +31,6 @@ bp = Blueprint("transfers", __name__)
 
 
 IDEMPOTENCY_KEY_MAX = 255
-
-
-def _body() -> dict[str, Any]:
-    if request.is_json:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise InvalidInput("body", "body must be a JSON object")
-        return body
-    return request.form.to_dict(flat=True)
 
 
 def _idempotency_key() -> str | None:
@@ -67,7 +65,7 @@ def _accepted(transfer_id: str) -> Response:
 def create_transfer() -> Response:
     """One transfer being set up per task (rule 10): a second request is answered 409 with the
     pending transfer, or, with the same `Idempotency-Key` as an earlier one, that one's 202."""
-    body = _body()
+    body = request_body()
     transfer = parse_transfer_request(body)
     key = _idempotency_key()
     identity = authenticate(transfer.token)

@@ -296,3 +296,12 @@ def test_one_check_of_a_token_against_a_task_for_every_endpoint_that_acts_on_one
         else:
             with pytest.raises(Forbidden):
                 authorize_task(TOKENS[token], task)
+
+
+@pytest.mark.parametrize("path", ["/transfers", f"/tasks/{TASK}/leave"])
+def test_json_nested_too_deep_for_the_decoder_is_a_400_naming_the_body(client, queue, path: str) -> None:
+    nested = "[" * 20_000 + "]" * 20_000  # under the size cap, past the decoder's recursion limit
+    response = client.post(path, data=nested, content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["field"] == "body"
+    assert queue.sent == []

@@ -20,6 +20,7 @@ from celery.exceptions import Reject
 
 from worker.adapters.dead_letters import DeadLetters
 from worker.adapters.http_client import TwilioTransient
+from worker.adapters.redis_json import StoreContention
 from worker.adapters.task_queue import (
     CLOUDEVENT,
     CONVERSATIONS_EVENT,
@@ -50,7 +51,14 @@ STATS_KEY = "cft:stats:events"
 SETTINGS = load_settings_or_exit()
 MAX_RETRIES = SETTINGS.task_max_retries
 BACKOFF_CAP_SECONDS = 300.0
-TRANSIENT = (TwilioTransient, redis.RedisError, ConnectionError, TimeoutError, InviteTaskNotYetVisible)
+TRANSIENT = (
+    TwilioTransient,
+    redis.RedisError,
+    ConnectionError,
+    TimeoutError,
+    StoreContention,
+    InviteTaskNotYetVisible,
+)
 
 TASK_OPTIONS: dict[str, Any] = {
     "bind": True,

@@ -279,6 +279,6 @@ def test_endless_contention_gives_up_loudly(store: ConversationStore, server: fa
         other.set(store.key(CH), json.dumps(state.to_dict()))  # someone always writes first
         state.track(sid("WT", len(attempts)))
 
-    with pytest.raises(RuntimeError, match="contention"):
+    with pytest.raises(redis_json.StoreContention, match="contention"):
         store.transition(CH, always_raced)
     assert len(attempts) == redis_json.MAX_ATTEMPTS

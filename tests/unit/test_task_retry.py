@@ -52,3 +52,14 @@ def test_a_retry_that_cannot_be_published_gives_the_message_back(tasks):
 def test_a_published_retry_is_a_retry(tasks):
     with pytest.raises(Retry):
         tasks.run(FakeTask(publish_fails=False), {"fields": {}}, redis_down)
+
+
+def test_store_contention_is_retried_like_any_transient_failure(tasks):
+    """`atomic_update` giving up after its attempts is worth another try later, not a failed event."""
+    from worker.adapters.redis_json import StoreContention
+
+    def contended() -> None:
+        raise StoreContention("cft:conv:CH1: too much contention")
+
+    with pytest.raises(Retry):
+        tasks.run(FakeTask(publish_fails=False), {"fields": {}}, contended)

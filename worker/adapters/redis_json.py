@@ -11,6 +11,11 @@ T = TypeVar("T")
 MAX_ATTEMPTS = 50
 
 
+class StoreContention(RuntimeError):
+    """Other writers changed the key on every one of `MAX_ATTEMPTS` tries: worth retrying later
+    (Celery's retry, with backoff), never a failed event."""
+
+
 def atomic_update(
     client: redis.Redis,
     key: str,
@@ -36,4 +41,4 @@ def atomic_update(
                 return result
             except redis.WatchError:
                 continue
-    raise RuntimeError(f"{key}: too much contention")
+    raise StoreContention(f"{key}: too much contention")

@@ -2,14 +2,14 @@
 
 Every task is idempotent (handlers are), acknowledged late and given back if the worker is
 lost. Transient trouble — Twilio 429/5xx or no answer, Redis unreachable, store contention —
-is retried with exponential backoff and jitter, no sooner than Twilio's Retry-After; work that
-still fails is recorded as a dead letter.
+is retried with exponential backoff and jitter, no sooner than Twilio's Retry-After and never
+with a countdown the broker cannot hold (`worker.domain.retry`: a longer wait is parked for
+beat); work that still fails is recorded as a dead letter.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +19,7 @@ from celery import Task
 from celery.exceptions import Reject
 
 from worker.adapters.dead_letters import DeadLetters
+from worker.adapters.deferred import DeferredWork
 from worker.adapters.http_client import TwilioTransient
 from worker.adapters.redis_json import StoreContention
 from worker.adapters.task_queue import (
@@ -33,6 +34,7 @@ from worker.adapters.task_queue import (
 from worker.celery_app import app
 from worker.domain.cloudevents import cloudevent_of, domain_event
 from worker.domain.events import ConversationEvent, LeaveRequested, TaskRouterEvent, TrackTaskRequested
+from worker.domain.retry import plan_retry
 from worker.handlers.deps import process_deps
 from worker.handlers.reconcile import reconcile as run_reconcile
 from worker.handlers.tracking import (
@@ -50,7 +52,6 @@ log = logging.getLogger("chat_transfer.tasks")
 STATS_KEY = "cft:stats:events"
 SETTINGS = load_settings_or_exit()
 MAX_RETRIES = SETTINGS.task_max_retries
-BACKOFF_CAP_SECONDS = 300.0
 TRANSIENT = (
     TwilioTransient,
     redis.RedisError,
@@ -66,12 +67,6 @@ TASK_OPTIONS: dict[str, Any] = {
     "reject_on_worker_lost": True,
     "max_retries": MAX_RETRIES,
 }
-
-
-def backoff_seconds(retries: int, retry_after: float | None = None, first: float = 0.5) -> float:
-    """Exponential with jitter (±50 %), capped, and never sooner than Twilio's Retry-After."""
-    base = min(BACKOFF_CAP_SECONDS, first * (2**retries))
-    return max(retry_after or 0.0, random.uniform(base / 2, base * 1.5))
 
 
 def record_dead_letter(task_name: str, payload: Any, error: BaseException) -> None:
@@ -93,10 +88,23 @@ def run(task: Task, payload: Any, handler: Callable[[], Any], label: str | None 
         if task.request.retries >= MAX_RETRIES:
             record_dead_letter(task.name, payload, error)
             raise
-        retry_after = getattr(error, "retry_after", None)
-        countdown = backoff_seconds(task.request.retries, retry_after, SETTINGS.retry_backoff_seconds)
+        plan = plan_retry(
+            task.request.retries,
+            getattr(error, "retry_after", None),
+            first=SETTINGS.retry_backoff_seconds,
+            visibility_timeout=SETTINGS.broker_visibility_timeout_seconds,
+        )
+        if plan.countdown is None:
+            # Longer than the broker can hold the message without delivering it twice: parked in
+            # Redis, and sent again by beat's reconciliation when it is due.
+            now = time.time()
+            DeferredWork(process_deps().redis).park(
+                task.name, payload, retries=task.request.retries + 1, due=now + (plan.park_for or 0), now=now
+            )
+            log.info("retry parked for beat", extra={"task": task.name, "seconds": plan.park_for})
+            return None
         try:
-            retry = task.retry(exc=error, countdown=countdown, throw=False)
+            retry = task.retry(exc=error, countdown=plan.countdown, throw=False)
         except Reject as unsent:
             # The retry could not be published: the broker is down too (one Redis for both).
             # Celery would reject the message without requeue and the event, already answered

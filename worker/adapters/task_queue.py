@@ -25,7 +25,9 @@ RECONCILE = "chat_transfer.maintenance.reconcile"
 
 
 class TaskQueue(Protocol):
-    def enqueue(self, task_name: str, payload: dict[str, Any]) -> None: ...
+    def enqueue(
+        self, task_name: str, payload: dict[str, Any], *, countdown: float | None = None, retries: int = 0
+    ) -> None: ...
 
     def ping(self) -> None: ...
 
@@ -62,8 +64,13 @@ class CeleryTaskQueue:
         self._queues: dict[str, str] = {}
         self._direct = state_client if state is not None and self.is_redis_at(state) else None
 
-    def enqueue(self, task_name: str, payload: dict[str, Any]) -> None:
-        if self._direct is not None:
+    def enqueue(
+        self, task_name: str, payload: dict[str, Any], *, countdown: float | None = None, retries: int = 0
+    ) -> None:
+        """`countdown`: run it no sooner (keep it within `worker.domain.retry.countdown_limit`);
+        `retries`: the retries it already had, for work sent again after it was parked. Only plain
+        messages are pushed directly; a delayed or retried one goes through Celery."""
+        if self._direct is not None and countdown is None and not retries:
             list_key, message = self.redis_message(task_name, payload)
             try:
                 write_durably(self._direct, lambda pipe: pipe.lpush(list_key, message))
@@ -72,7 +79,13 @@ class CeleryTaskQueue:
             return
         try:
             self._app.send_task(
-                task_name, args=[payload], retry=True, retry_policy=self._RETRY_POLICY, **summary(payload)
+                task_name,
+                args=[payload],
+                countdown=countdown,
+                retries=retries,
+                retry=True,
+                retry_policy=self._RETRY_POLICY,
+                **summary(payload),
             )
         except Exception as error:  # kombu raises OperationalError, redis its own ConnectionErrors
             raise ServiceUnavailable(f"broker unreachable: {type(error).__name__}") from error

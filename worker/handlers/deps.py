@@ -9,11 +9,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import redis
 
 from worker.adapters.conversation_store import ConversationStore
 from worker.adapters.redis_clients import redis_client
+from worker.adapters.task_queue import CeleryTaskQueue, TaskQueue
 from worker.adapters.transfer_store import TransferStore
 from worker.adapters.twilio_gateway import TwilioGateway
 from worker.settings import Settings, load_settings_or_exit
@@ -26,6 +28,7 @@ class Deps:
     gateway: TwilioGateway
     redis: redis.Redis
     transfers: TransferStore
+    queue: TaskQueue  # work the handlers hand back to Celery: an outbox to drain later, parked retries
     clock: Callable[[], float] = time.time
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
 
@@ -38,7 +41,19 @@ def build_deps(settings: Settings) -> Deps:
         gateway=TwilioGateway(settings),
         redis=client,
         transfers=TransferStore(client),
+        queue=WorkerTaskQueue(),
     )
+
+
+class WorkerTaskQueue:
+    """The worker's own Celery app, imported when first used rather than when deps are built."""
+
+    def enqueue(
+        self, task_name: str, payload: dict[str, Any], *, countdown: float | None = None, retries: int = 0
+    ) -> None:
+        from worker.celery_app import app
+
+        CeleryTaskQueue(app).enqueue(task_name, payload, countdown=countdown, retries=retries)
 
 
 @lru_cache(maxsize=1)

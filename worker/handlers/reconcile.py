@@ -21,8 +21,10 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 
+from worker.adapters.deferred import DeferredWork
 from worker.adapters.twilio_gateway import NotFound
 from worker.domain.model import ClosedBy, CloseReason, ConversationState, Unanswered
+from worker.domain.errors import ServiceUnavailable
 from worker.handlers.deps import Deps
 from worker.handlers.outbox import drain
 
@@ -47,6 +49,7 @@ class ReconcileReport:
     chats_ended: int = 0
     holds_expired: int = 0
     outboxes_redriven: int = 0
+    parked_redriven: int = 0
     twilio_calls: int = 0
     conversations_checked: int = 0
     conversations_found_closed: int = 0
@@ -65,6 +68,7 @@ def reconcile(
         report.skipped_locked = True
         return report
     try:
+        _send_parked_work(deps, report)
         listed_at = deps.clock()
         open_tasks, pages = deps.gateway.open_task_sids()
         report.twilio_calls += pages
@@ -97,9 +101,28 @@ def _record(deps: Deps, report: ReconcileReport) -> None:
     pipe = deps.redis.pipeline()
     pipe.set(LAST_RUN_KEY, json.dumps({**asdict(report), "at": deps.clock()}))
     pipe.hincrby(TOTALS_KEY, "runs", 1)
-    for name in ("tasks_repaired", "chats_ended", "holds_expired", "outboxes_redriven", "twilio_calls"):
+    for name in (
+        "tasks_repaired",
+        "chats_ended",
+        "holds_expired",
+        "outboxes_redriven",
+        "parked_redriven",
+        "twilio_calls",
+    ):
         pipe.hincrby(TOTALS_KEY, name, getattr(report, name))
     pipe.execute()
+
+
+def _send_parked_work(deps: Deps, report: ReconcileReport) -> None:
+    """Retries that had to wait longer than the broker can hold a message, now due."""
+    parked = DeferredWork(deps.redis)
+    for entry in parked.take_due(deps.clock()):
+        try:
+            deps.queue.enqueue(entry.task, entry.payload, retries=entry.retries)
+            report.parked_redriven += 1
+        except ServiceUnavailable:
+            parked.put_back(entry)  # the next run sends it
+            raise
 
 
 def _reconcile_chat(

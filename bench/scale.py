@@ -25,7 +25,7 @@ from ops.embedded_redis import EmbeddedRedis
 from sandbox import Sandbox
 from worker.adapters.conversation_store import ConversationStore
 from worker.adapters.transfer_store import TransferStore
-from worker.domain.model import ConversationState, TransferInfo
+from worker.domain.model import ConversationState, OutboxKind, RetryLimits, TransferInfo
 from worker.domain.transfer import TransferRecord, TransferStatus
 from worker.handlers.deps import build_deps
 from worker.handlers.reconcile import reconcile
@@ -75,9 +75,12 @@ def realistic_state(state: ConversationState, n: int, task_a: str, task_b: str, 
     )
     state.offered("bob", "WK" + "2" * 32, "Bob", task_b)
     state.accepted("bob", "WK" + "2" * 32, "Bob", task_b)
-    owner = "bench"
-    for item in state.acquire_lease(owner, now, 60.0) or []:
-        state.finish(owner, item.id)
+    fence = state.acquire_lease("bench", now, 60.0)
+    while fence is not None and (item := state.next_item(fence, now, 60.0, RetryLimits())) is not None:
+        if item.kind == OutboxKind.END:
+            state.end_checked(fence, item.id, [])
+        else:
+            state.item_done(fence, item.id)
 
 
 def transfer_record(n: int, task_a: str, task_b: str, conversation: str) -> TransferRecord:

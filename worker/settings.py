@@ -78,7 +78,11 @@ class Settings(BaseSettings):
     transfer_routing_target_mode: bool = False
     janitor_compat: bool = False
     unanswered_transfer_action: UnansweredTransferAction = UnansweredTransferAction.REQUEUE
-    twilio_http_timeout_seconds: float = Field(default=10.0, gt=0)
+    twilio_http_timeout_seconds: float = Field(default=10.0, gt=0)  # a request leaves within it
+    # How long after it left a Twilio request may still take effect though we gave up on it: an
+    # outbox item whose outcome is unknown is looked up only this long after (worker/domain/lease.py).
+    outbox_settle_seconds: float = Field(default=30.0, ge=0)
+    outbox_max_attempts: int = Field(default=5, ge=1)  # unexpected failures, then a dead letter
     broker_visibility_timeout_seconds: int = Field(default=300, gt=0)
     task_max_retries: int = Field(default=12, ge=0)  # then the work is recorded as a dead letter
     retry_backoff_seconds: float = Field(default=0.5, gt=0)  # the first retry's delay; doubles after

@@ -11,10 +11,11 @@ from dataclasses import asdict
 import fakeredis
 import pytest
 
+from tests.support.outbox import work_off
 from tests.support.settings import sid
 from worker.adapters import redis_json
 from worker.adapters.conversation_store import ConversationStore
-from worker.domain.model import CloseReason, ConversationState, OutboxKind
+from worker.domain.model import CloseReason, ConversationState, OutboxKind, RetryLimits
 
 CH, CH2 = sid("CH", 1), sid("CH", 2)
 TASK_A, TASK_B, TASK_C = sid("WT", 0xA), sid("WT", 0xB), sid("WT", 0xC)
@@ -44,13 +45,7 @@ def end_chat(store: ConversationStore, conversation: str) -> ConversationState:
     """Close every in-flight task, then do what the drainer does: work the outbox, end once."""
     store.transition(conversation, lambda s: [s.close(t, CloseReason.COMPLETED) for t in s.inflight()])
 
-    def drain(state: ConversationState) -> None:
-        for item in state.acquire_lease("drainer", now=0.0, ttl=60.0) or []:
-            if item.kind == OutboxKind.END:
-                assert state.confirm_end([]) is True
-            state.finish("drainer", item.id)
-
-    _, state = store.transition(conversation, drain, create=False)
+    _, state = store.transition(conversation, work_off, create=False)
     assert state is not None and state.ended == "ended" and state.outbox == []
     return state
 
@@ -73,8 +68,9 @@ def test_the_stored_state_round_trips_everything(store: ConversationStore) -> No
         state.accepted("alice", sid("WK", 1), "Alice", TASK_A)
         state.open_hold("TR1", "transfer", now=5.0)
         state.close(TASK_B, CloseReason.TIMED_OUT, now=6.0)
-        state.acquire_lease("w1", now=7.0, ttl=60.0)
-        state.record_attempt(state.outbox[0].id)
+        fence = state.acquire_lease("w1", now=7.0, ttl=60.0)
+        assert fence is not None
+        state.next_item(fence, 7.0, 60.0, RetryLimits())
 
     _, written = store.transition(CH, busy)
     loaded = store.load(CH)
@@ -211,8 +207,7 @@ def test_an_ended_chat_expires_with_its_task_index(
     assert [(i.kind, i.data) for i in state.outbox] == [("cancel-tasks", {"tasks": [TASK_C]})]
     assert active(store) == [CH]
     # …and once that is done, what it added expires too.
-    items, _ = store.transition(CH, lambda s: s.acquire_lease("drainer", 0.0, 60.0))
-    store.transition(CH, lambda s: s.finish("drainer", items[0].id))
+    store.transition(CH, work_off)
     assert 0 < client.ttl(store.task_key(TASK_C)) <= TTL
     assert 0 < client.ttl(store.key(CH)) <= TTL
     assert active(store) == []
@@ -231,7 +226,7 @@ def test_the_prefix_names_every_key(client: fakeredis.FakeRedis) -> None:
     store = ConversationStore(client, ttl_after_end=TTL, prefix="other:")
     store.transition(CH, lambda s: s.track(TASK_A))
     assert sorted(k.decode() for k in client.keys("*")) == sorted(
-        [f"other:conv:{CH}", f"other:task:{TASK_A}", "other:active"]
+        [f"other:conv:{CH}", f"other:task:{TASK_A}", "other:active", "other:metrics:outbox-depth"]
     )
 
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support.outbox import done
 from tests.support.settings import sid
 from worker.domain.events import ConversationEvent, TaskRouterEvent
 from worker.domain.model import (
@@ -60,9 +61,9 @@ def drain_to_end(state: ConversationState) -> bool:
         if item.kind == OutboxKind.END:
             confirmed = state.confirm_end([])
             if confirmed:
-                state.finish("drainer", item.id)
+                done(state, item.id)
             return confirmed
-        state.finish("drainer", item.id)
+        done(state, item.id)
     return False
 
 

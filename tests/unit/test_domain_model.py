@@ -12,21 +12,26 @@ from dataclasses import asdict
 
 import pytest
 
+from tests.support.outbox import done, work_off
 from tests.support.settings import sid
 from worker.domain.model import (
     CLOSED,
     INFLIGHT,
     CloseReason,
     ConversationState,
+    EndStep,
     Hold,
     Lease,
+    LeaseLost,
     Member,
     NoticeType,
     OutboxItem,
     OutboxKind,
+    RetryLimits,
     TrackedTask,
     TransferInfo,
     Unanswered,
+    end_step,
 )
 
 CH = sid("CH", 1)
@@ -75,7 +80,7 @@ def work_before_end(state: ConversationState) -> list[str]:
             break
         if item.kind == OutboxKind.NOTICE:
             posted.append(item.id.split(":", 1)[1])
-        state.finish("drainer", item.id)
+        done(state, item.id)
     return posted
 
 
@@ -173,7 +178,7 @@ def test_a_task_created_after_the_chat_ended_is_kept_closed() -> None:
     state = chat(TASK_A)
     state.close(TASK_A, CloseReason.COMPLETED)
     end_now(state)
-    state.finish("drainer", items(state, OutboxKind.END)[0].id)
+    done(state, items(state, OutboxKind.END)[0].id)
     assert state.track(TASK_C) is True
     assert state.tasks[TASK_C].status == CLOSED
     assert state.ended == "ended"
@@ -241,7 +246,7 @@ def test_the_seed_story_ends_the_chat_once_when_the_last_task_ends(first: str, l
 def test_confirm_end_aborts_when_taskrouter_reports_an_untracked_task() -> None:
     state = chat(TASK_A)
     state.close(TASK_A, CloseReason.COMPLETED)
-    state.finish("drainer", items(state, OutboxKind.MIRROR)[0].id)
+    done(state, items(state, OutboxKind.MIRROR)[0].id)
     assert state.confirm_end([TASK_C]) is False
     assert state.ended is None
     assert state.end_reason is None
@@ -628,7 +633,7 @@ def test_the_customer_leaving_with_nothing_waiting_cancels_nothing() -> None:
 def test_a_task_tracked_after_the_customer_left_is_canceled_too() -> None:
     state = chat(TASK_A)
     state.customer_closed()
-    state.finish("drainer", items(state, OutboxKind.CANCEL_TASKS)[0].id)
+    done(state, items(state, OutboxKind.CANCEL_TASKS)[0].id)
     state.track(TASK_B)  # its task.created arrived after the conversation closed
     assert [i.data for i in items(state, OutboxKind.CANCEL_TASKS)] == [{"tasks": [TASK_B]}]
     state.track(TASK_B)
@@ -661,7 +666,7 @@ def test_the_customer_leaving_after_the_end_changes_nothing_else() -> None:
 def test_a_notice_is_queued_once_per_key_ever() -> None:
     state = chat(TASK_A)
     assert state.notice("k1", NoticeType.JOINED, workerName="Alice") is True
-    state.finish("drainer", notice_items(state)[0].id)
+    done(state, notice_items(state)[0].id)
     assert state.notice("k1", NoticeType.JOINED, workerName="Alice") is False
     assert state.notices == ["k1"]
     assert notices(state) == []
@@ -694,29 +699,36 @@ def test_a_notice_queued_while_the_end_is_pending_is_posted_before_the_end() -> 
     assert kinds.count(OutboxKind.NOTICE) == 2
 
 
-def test_notices_queued_after_the_drainer_took_its_items_are_posted_before_the_end() -> None:
-    """A drainer working from an earlier snapshot reaches the end before notices queued since."""
+def test_notices_queued_while_the_drainer_checks_the_end_are_posted_before_it() -> None:
+    """The drainer takes the end while it is first in line; notices queued meanwhile go ahead of it."""
     state = chat(TASK_A)
     state.close(TASK_A, CloseReason.COMPLETED)
-    snapshot = state.acquire_lease("drainer", now=0.0, ttl=60.0)
-    assert snapshot is not None
+    fence = state.acquire_lease("drainer", now=0.0, ttl=60.0)
+    assert fence is not None
+    mirror = state.next_item(fence, 0.0, 60.0, LIMITS)
+    assert mirror is not None and mirror.kind == OutboxKind.MIRROR
+    state.item_done(fence, mirror.id)
+    end = state.next_item(fence, 0.0, 60.0, LIMITS)
+    assert end is not None and end.kind == OutboxKind.END
     state.accepted(*ALICE, TASK_A)  # delivered late: joined and left, queued ahead of the end
-    end = next(i for i in snapshot if i.kind == OutboxKind.END)
-    for item in snapshot:
-        if item.kind != OutboxKind.END:
-            state.finish("drainer", item.id)
 
-    assert state.confirm_end([]) is False  # not yet: the notices go first
-    state.finish("drainer", end.id)
+    assert state.end_checked(fence, end.id, []) is False  # not yet: the notices go first
     assert state.ended == "ending"
     assert [i.kind for i in state.outbox] == [OutboxKind.NOTICE, OutboxKind.NOTICE, OutboxKind.END]
     assert notices(state) == [f"joined:{TASK_A}:alice", f"left:{TASK_A}:alice"]
 
-    again = state.acquire_lease("drainer", now=1.0, ttl=60.0) or []
-    for item in again[:-1]:
-        state.finish("drainer", item.id)
-    assert state.confirm_end([]) is True
-    state.finish("drainer", again[-1].id)
+    taken = work_off(state)  # the same drainer goes on under its lease: nothing new is taken
+    assert taken == []
+    state.release_lease(fence)
+    taken = work_off(state)
+    assert [end_step(i) if i.kind == OutboxKind.END else i.kind for i in taken] == [
+        OutboxKind.NOTICE,
+        OutboxKind.NOTICE,
+        EndStep.CHECK,
+        EndStep.NOTICE,
+        EndStep.CLOSE,
+    ]
+    assert state.ended == "ended"
     assert state.outbox == []
     assert state.lease is None
 
@@ -735,7 +747,9 @@ def test_the_end_confirmed_outside_a_drainer_leaves_the_queued_notices_ahead_of_
     ]
 
 
-# ---- the outbox and its one drainer -------------------------------------------------------------
+# ---- the outbox and its one, fenced drainer -----------------------------------------------------
+
+LIMITS = RetryLimits(max_attempts=3, max_transient=4)
 
 
 def test_an_empty_outbox_needs_no_lease() -> None:
@@ -744,71 +758,275 @@ def test_an_empty_outbox_needs_no_lease() -> None:
     assert state.lease is None
 
 
-def test_one_drainer_at_a_time() -> None:
+def test_one_drainer_at_a_time_each_lease_with_a_new_fence() -> None:
     state = chat(TASK_A)
     state.notice("k1", NoticeType.JOINED)
-    taken = state.acquire_lease("w1", now=100.0, ttl=60.0)
-    assert [i.id for i in taken or []] == [i.id for i in state.outbox]
-    assert state.lease == Lease("w1", 160.0)
+    assert state.acquire_lease("w1", now=100.0, ttl=60.0) == 1
+    assert state.lease == Lease("w1", 160.0, 1)
     assert state.acquire_lease("w2", now=159.9, ttl=60.0) is None
-    assert state.lease == Lease("w1", 160.0)
-    # The holder may renew.
-    assert state.acquire_lease("w1", now=150.0, ttl=60.0) is not None
-    assert state.lease == Lease("w1", 210.0)
+    assert state.acquire_lease("w1", now=150.0, ttl=60.0) is None  # its own live lease too
+    assert state.lease == Lease("w1", 160.0, 1)
+    assert state.renew_lease(1, now=150.0, ttl=60.0) == 210.0  # the holder renews, by its fence
+    assert state.acquire_lease("w2", now=210.0, ttl=60.0) == 2  # expired: taken over
+    assert state.lease == Lease("w2", 270.0, 2)
 
 
-def test_an_expired_lease_can_be_taken_over() -> None:
-    state = chat(TASK_A)
-    state.acquire_lease("w1", now=100.0, ttl=60.0)
-    assert state.acquire_lease("w2", now=160.0, ttl=60.0) is not None
-    assert state.lease == Lease("w2", 220.0)
-    # The old holder's finish still removes the item but leaves w2's lease alone.
-    state.notice("k1", NoticeType.JOINED)
-    state.finish("w1", state.outbox[0].id)
-    assert state.lease == Lease("w2", 220.0)
-
-
-def test_the_leased_items_are_a_copy() -> None:
-    state = chat(TASK_A)
-    taken = state.acquire_lease("w1", now=0.0, ttl=60.0)
-    assert taken is not None
-    taken.clear()
-    assert len(state.outbox) == 1
-
-
-def test_finish_releases_the_lease_when_the_outbox_is_empty() -> None:
+def test_a_drainer_whose_lease_was_taken_over_writes_nothing() -> None:
+    """Defect 1: the old holder's `finish` used to remove the item whoever held the lease."""
     state = chat(TASK_A)
     state.notice("k1", NoticeType.JOINED)
-    first, second = state.acquire_lease("w1", now=0.0, ttl=60.0) or []
-    state.finish("w1", first.id)
-    assert state.lease is not None
-    assert [i.id for i in state.outbox] == [second.id]
-    state.finish("w1", second.id, failure="403 forbidden")
-    assert state.outbox == []
+    old = state.acquire_lease("w1", now=0.0, ttl=60.0)
+    assert old is not None
+    first = state.next_item(old, 0.0, 60.0, LIMITS)
+    assert first is not None
+    new = state.acquire_lease("w2", now=61.0, ttl=60.0)
+    assert new == old + 1
+    before = json.dumps(state.to_dict())
+    for write in (
+        lambda: state.item_done(old, first.id),
+        lambda: state.next_item(old, 61.0, 60.0, LIMITS),
+        lambda: state.renew_lease(old, 61.0, 60.0),
+        lambda: state.item_refused(old, first.id, "403", closed_or_gone=False, retry_at=0.0),
+        lambda: state.item_failed(
+            old, first.id, "500", transient=True, retry_at=0.0, limits=LIMITS, now=61.0
+        ),
+        lambda: state.end_checked(old, first.id, []),
+    ):
+        with pytest.raises(LeaseLost):
+            write()
+    state.release_lease(old)  # a release by a former holder does nothing either
+    assert json.dumps(state.to_dict()) == before
+    assert state.lease is not None and state.lease.fence == new
+
+
+def test_next_item_counts_the_attempt_and_gives_the_item_as_it_was_before() -> None:
+    state = chat(TASK_A)
+    fence = state.acquire_lease("w1", now=0.0, ttl=60.0)
+    assert fence is not None
+    taken = state.next_item(fence, 5.0, 60.0, LIMITS)
+    assert taken is not None and taken.attempts == 0  # not tried before: nothing to look up
+    assert state.outbox[0].attempts == 1
+    assert state.lease == Lease("w1", 65.0, fence)  # renewed for the item
+    taken.data["changed"] = True
+    assert state.outbox[0].data == {}  # a copy
+
+
+def test_an_item_whose_outcome_is_unknown_waits_before_anyone_tries_it_again() -> None:
+    state = chat(TASK_A)
+    state.notice("k1", NoticeType.JOINED)
+    fence = state.acquire_lease("w1", now=0.0, ttl=60.0)
+    assert fence is not None
+    mirror = state.next_item(fence, 0.0, 60.0, LIMITS)
+    assert mirror is not None
+    state.item_failed(fence, mirror.id, "no answer", transient=True, retry_at=40.0, limits=LIMITS, now=10.0)
+    assert state.next_item(fence, 10.0, 60.0, LIMITS) is None  # in order: nothing behind it either
     assert state.lease is None
-    assert state.failures == [{"item": second.id, "reason": "403 forbidden"}]
-    state.finish("w1", second.id)  # twice: nothing more
-    assert state.failures == [{"item": second.id, "reason": "403 forbidden"}]
+    assert state.acquire_lease("w2", now=39.0, ttl=60.0) is None  # not due: no lease taken at all
+    again = state.acquire_lease("w2", now=40.0, ttl=60.0)
+    assert again is not None
+    retried = state.next_item(again, 40.0, 60.0, LIMITS)
+    assert retried is not None and retried.id == mirror.id
+    assert (retried.attempts, retried.failed, retried.error) == (1, 1, "no answer")  # look it up first
+
+
+def test_a_refused_item_fails_that_step_and_the_rest_goes_on() -> None:
+    state = chat(TASK_A)
+    state.notice("k1", NoticeType.JOINED)
+    taken = work_off(state)
+    assert len(taken) == 2 and state.lease is None
+    state.notice("k2", NoticeType.LEFT)
+    fence = state.acquire_lease("w1", now=0.0, ttl=60.0)
+    assert fence is not None
+    item = state.next_item(fence, 0.0, 60.0, LIMITS)
+    assert item is not None
+    state.item_refused(fence, item.id, "403 forbidden", closed_or_gone=False, retry_at=9.0)
+    assert state.outbox == []
+    assert state.failures == [{"item": item.id, "reason": "403 forbidden"}]
+    assert state.next_item(fence, 0.0, 60.0, LIMITS) is None and state.lease is None
+
+
+def test_a_poison_item_is_given_up_as_a_dead_letter_and_the_rest_goes_on() -> None:
+    state = chat(TASK_A)
+    state.notice("k1", NoticeType.JOINED)
+    mirror_id = state.outbox[0].id
+    for attempt in range(LIMITS.max_attempts):
+        fence = state.acquire_lease("w1", now=float(attempt), ttl=60.0)
+        assert fence is not None
+        item = state.next_item(fence, float(attempt), 60.0, LIMITS)
+        assert item is not None and item.id == mirror_id
+        state.item_failed(
+            fence,
+            item.id,
+            "TypeError: boom",
+            transient=False,
+            retry_at=0.0,
+            limits=LIMITS,
+            now=float(attempt),
+        )
+        if attempt < LIMITS.max_attempts - 1:
+            state.release_lease(fence)
+    assert [i.id for i in state.outbox] == ["2:k1"]
+    (given_up,) = state.given_up
+    assert given_up["item"].id == mirror_id and given_up["error"] == "TypeError: boom"
+    assert given_up["skipped"] is False
+    assert state.failures[-1] == {"item": mirror_id, "reason": "given up: TypeError: boom"}
+    # Transient failures have their own, larger allowance.
+    state.given_up.clear()
+    fence = state.lease.fence if state.lease else state.acquire_lease("w1", 10.0, 60.0)
+    assert fence is not None
+    for _ in range(LIMITS.max_transient + 1):
+        item = state.next_item(fence, 10.0, 60.0, LIMITS)
+        assert item is not None
+        state.item_failed(fence, item.id, "500", transient=True, retry_at=0.0, limits=LIMITS, now=10.0)
+    assert state.outbox == [] and len(state.given_up) == 1
+
+
+def test_attempts_that_never_finished_count_toward_giving_up() -> None:
+    """A worker killed mid-item leaves an attempt begun and never recorded: after enough of them
+    (it may be what kills the worker) the item is given up."""
+    state = chat(TASK_A)
+    for n in range(LIMITS.max_attempts):
+        fence = state.acquire_lease(f"w{n}", now=100.0 * n, ttl=60.0)
+        assert fence is not None
+        assert state.next_item(fence, 100.0 * n, 60.0, LIMITS) is not None
+    fence = state.acquire_lease("last", now=1000.0, ttl=60.0)
+    assert fence is not None
+    assert state.next_item(fence, 1000.0, 60.0, LIMITS) is None
+    assert state.given_up[0]["error"] == "no attempt finished (the worker was lost)"
+
+
+def test_a_requeue_given_up_releases_its_hold() -> None:
+    state = chat(TASK_A)
+    state.open_hold("requeue:TR1", "requeue", now=0.0)
+    state._queue(OutboxKind.REQUEUE, "requeue:TR1", {"hold": "requeue:TR1", "from_task": TASK_A})
+    fence = state.acquire_lease("w1", now=0.0, ttl=60.0)
+    assert fence is not None
+    mirror = state.next_item(fence, 0.0, 60.0, LIMITS)
+    assert mirror is not None
+    state.item_done(fence, mirror.id)
+    item = state.next_item(fence, 0.0, 60.0, LIMITS)
+    assert item is not None and item.kind == OutboxKind.REQUEUE
+    state.item_refused(fence, item.id, "400 bad workflow", closed_or_gone=False, retry_at=0.0)
+    assert state.holds["requeue:TR1"].state == "failed"
+
+
+def test_a_dead_letter_retried_goes_back_in_line_before_the_end() -> None:
+    state = chat(TASK_A)
+    state.notice("k1", NoticeType.JOINED)
+    dead = state.outbox.pop(1)
+    dead.attempts, dead.error = 5, "boom"
+    state.close(TASK_A, CloseReason.COMPLETED)
+    assert state.requeue_given_up(dead) is True
+    assert state.requeue_given_up(dead) is False  # once
+    kinds = [(i.kind, i.attempts, i.error) for i in state.outbox]
+    assert kinds[-2:] == [(OutboxKind.NOTICE, 0, None), (OutboxKind.END, 0, None)]
 
 
 def test_release_lease_only_by_its_holder() -> None:
     state = chat(TASK_A)
-    state.acquire_lease("w1", now=0.0, ttl=60.0)
-    state.release_lease("w2")
+    fence = state.acquire_lease("w1", now=0.0, ttl=60.0)
+    assert fence is not None
+    state.release_lease(fence + 1)
     assert state.lease is not None
-    state.release_lease("w1")
+    state.release_lease(fence)
     assert state.lease is None
     assert len(state.outbox) == 1
 
 
-def test_attempts_are_counted_per_item() -> None:
+# ---- a decided end completes (rule 9) ------------------------------------------------------------
+
+
+def ending_chat() -> tuple[ConversationState, int]:
     state = chat(TASK_A)
-    state.notice("k1", NoticeType.JOINED)
-    mirror, notice = state.outbox
-    state.record_attempt(notice.id)
-    state.record_attempt(notice.id)
-    state.record_attempt("no-such-item")
-    assert (mirror.attempts, notice.attempts) == (0, 2)
+    state.accepted(*ALICE, TASK_A)
+    state.close(TASK_A, CloseReason.COMPLETED, now=50.0)
+    fence = state.acquire_lease("w1", now=60.0, ttl=60.0)
+    assert fence is not None
+    while (item := state.next_item(fence, 60.0, 60.0, LIMITS)) is not None and item.kind != OutboxKind.END:
+        state.item_done(fence, item.id)
+    assert item is not None and end_step(item) is EndStep.CHECK
+    return state, fence
+
+
+def the_end(state: ConversationState) -> OutboxItem:
+    return items(state, OutboxKind.END)[0]
+
+
+def test_the_end_goes_check_notice_close_and_remembers_when_it_was_decided() -> None:
+    state, fence = ending_chat()
+    assert state.ending_since == 50.0
+    assert state.end_checked(fence, the_end(state).id, []) is True
+    assert state.ended == "ended" and end_step(the_end(state)) is EndStep.NOTICE
+    state.item_done(fence, the_end(state).id)
+    assert end_step(the_end(state)) is EndStep.CLOSE and the_end(state).attempts == 0
+    state.item_done(fence, the_end(state).id)
+    assert state.outbox == []
+
+
+def test_a_refused_check_is_skipped_and_the_end_goes_on() -> None:
+    """Defect 2: a 401/403 on TaskRouter's check used to leave the chat `ending` for good."""
+    state, fence = ending_chat()
+    state.item_refused(fence, the_end(state).id, "Twilio answered 403", closed_or_gone=False, retry_at=61.0)
+    assert state.ended == "ended"
+    assert end_step(the_end(state)) is EndStep.NOTICE
+    assert state.given_up[0]["skipped"] is True
+    assert state.failures[-1] == {"item": the_end(state).id, "reason": "Twilio answered 403"}
+
+
+def test_a_refused_notice_is_skipped_and_the_chat_is_still_closed() -> None:
+    state, fence = ending_chat()
+    state.end_checked(fence, the_end(state).id, [])
+    state.next_item(fence, 61.0, 60.0, LIMITS)
+    state.item_refused(fence, the_end(state).id, "Twilio answered 400", closed_or_gone=False, retry_at=61.0)
+    assert end_step(the_end(state)) is EndStep.CLOSE
+
+
+def test_a_refused_close_is_tried_again_until_twilio_says_closed_or_gone() -> None:
+    state, fence = ending_chat()
+    end_id = the_end(state).id
+    state.end_checked(fence, end_id, [])
+    state.item_done(fence, end_id)
+    for n in range(LIMITS.max_attempts * 3):
+        assert state.next_item(fence, 100.0 + n, 60.0, LIMITS) is not None
+        state.item_refused(fence, end_id, "Twilio answered 403", closed_or_gone=False, retry_at=100.0 + n)
+        assert the_end(state).not_before == 100.0 + n
+    for _ in range(LIMITS.max_transient * 3):
+        assert state.next_item(fence, 200.0, 60.0, LIMITS) is not None
+        state.item_failed(fence, end_id, "503", transient=True, retry_at=0.0, limits=LIMITS, now=200.0)
+    assert end_step(the_end(state)) is EndStep.CLOSE  # never given up
+    assert state.next_item(fence, 300.0, 60.0, LIMITS) is not None
+    state.item_refused(fence, end_id, "Twilio answered 400 (50377)", closed_or_gone=True, retry_at=0.0)
+    assert state.outbox == []
+
+
+def test_a_close_that_keeps_failing_unexpectedly_is_tried_without_the_attributes() -> None:
+    """The close usually writes the final `associatedTasks` in the same call; when that is what
+    keeps failing (another app's attributes we cannot merge), the close goes on without it."""
+    state, fence = ending_chat()
+    end_id = the_end(state).id
+    state.end_checked(fence, end_id, [])
+    state.item_done(fence, end_id)
+    for _ in range(LIMITS.max_attempts):
+        assert state.next_item(fence, 100.0, 60.0, LIMITS) is not None
+        state.item_failed(fence, end_id, "TypeError", transient=False, retry_at=0.0, limits=LIMITS, now=100.0)
+    assert the_end(state).data.get("bare") is True and end_step(the_end(state)) is EndStep.CLOSE
+    assert state.given_up[-1]["skipped"] is True
+
+
+def test_a_spent_check_or_notice_is_skipped_not_dead_lettered() -> None:
+    state, fence = ending_chat()
+    end_id = the_end(state).id
+    for _ in range(LIMITS.max_attempts - 1):
+        state.item_failed(fence, end_id, "KeyError", transient=False, retry_at=0.0, limits=LIMITS, now=60.0)
+        assert state.next_item(fence, 60.0, 60.0, LIMITS) is not None
+    state.item_failed(fence, end_id, "KeyError", transient=False, retry_at=0.0, limits=LIMITS, now=60.0)
+    assert state.ended == "ended" and end_step(the_end(state)) is EndStep.NOTICE
+    assert all(entry["skipped"] for entry in state.given_up)
+
+
+def test_an_end_stored_before_its_steps_reads_as_confirmed() -> None:
+    assert end_step(OutboxItem("9:end", OutboxKind.END, {"confirmed": True})) is EndStep.NOTICE
+    assert end_step(OutboxItem("9:end", OutboxKind.END, {})) is EndStep.CHECK
 
 
 def test_outbox_ids_are_unique_and_in_order() -> None:
@@ -825,7 +1043,7 @@ def test_the_mirror_is_queued_once_while_pending() -> None:
     state = chat(TASK_A, TASK_B, TASK_C)
     state.close(TASK_A, CloseReason.COMPLETED)
     assert len(items(state, OutboxKind.MIRROR)) == 1
-    state.finish("w1", items(state, OutboxKind.MIRROR)[0].id)
+    done(state, items(state, OutboxKind.MIRROR)[0].id)
     state.close(TASK_B, CloseReason.COMPLETED)
     assert len(items(state, OutboxKind.MIRROR)) == 1
 
@@ -844,9 +1062,12 @@ def rich_state() -> ConversationState:
     state.close(TASK_A, CloseReason.WRAPUP)
     state.close(TASK_B, CloseReason.TIMED_OUT, now=20.0)
     state.hold_failed("TR2", "refused")
-    state.acquire_lease("w1", now=30.0, ttl=60.0)
-    state.record_attempt(state.outbox[0].id)
-    state.finish("w1", state.outbox[1].id, failure="boom")
+    fence = state.acquire_lease("w1", now=30.0, ttl=60.0)
+    assert fence is not None
+    first = state.next_item(fence, 30.0, 60.0, LIMITS)
+    assert first is not None
+    state.item_failed(fence, first.id, "no answer", transient=True, retry_at=45.0, limits=LIMITS, now=30.0)
+    state.item_refused(fence, state.outbox[1].id, "boom", closed_or_gone=False, retry_at=30.0)
     return state
 
 
@@ -882,7 +1103,7 @@ def test_the_stored_form_leaves_out_every_field_equal_to_its_default() -> None:
     state.accepted(*ALICE, TASK_A)
     state.offered(*BOB, TASK_B)
     for item in notice_items(state):
-        state.finish("w1", item.id)
+        done(state, item.id)
     data = state.to_dict()
     assert data["tasks"] == {TASK_A: {"assigned": True}, TASK_B: {}}  # in flight, no reason, no transfer
     assert data["members"][1] == {"identity": "bob", "worker_sid": BOB[1], "name": "Bob", "task_sid": TASK_B}
@@ -913,7 +1134,15 @@ def test_the_stored_form_keeps_what_differs_from_a_default_whole() -> None:
         "state": "created",
         "task_sid": TASK_B,
     }
-    assert data["lease"] == {"owner": "w1", "until": 90.0}
+    assert data["lease"] == {"owner": "w1", "until": 90.0, "fence": 1}
+    assert data["outbox"][0] == {
+        "id": state.outbox[0].id,
+        "kind": "mirror",
+        "attempts": 1,
+        "failed": 1,
+        "not_before": 45.0,
+        "error": "no answer",
+    }
     assert data["failures"] == state.failures and data["failures"][0] == {"hold": "TR2", "reason": "refused"}
     # An outbox item's data is the effect's payload: copied as it is, never trimmed.
     state.outbox[0].data["empty"] = None

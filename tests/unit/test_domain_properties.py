@@ -4,32 +4,38 @@ Hypothesis builds a chat with 1-4 tasks (the original, then tasks created direct
 transfer), the agents who take them, and the set of events Twilio and our own transfer handler
 produce for it. The events are then applied in an arbitrary order that respects only real
 causality (a transfer's hold is opened before its task exists and before the transferring task
-can close), with random redeliveries, and - in the second property - a drainer working the
-outbox between any two events, one item at a time from the snapshot it leased, whose TaskRouter
-says "in flight" for every existing task whose close event has not been applied yet.
+can close), with random redeliveries, and - in the second property - the real drainer
+(`worker.handlers.outbox.drain`, on the real store over fakeredis) working the outbox between any
+two events, one step (a store transition or a Twilio call) at a time, against a fake Twilio whose
+TaskRouter says "in flight" for every existing task whose close event has not been applied yet.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
+import fakeredis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.drainers import PausingStore, deps_for
+from tests.support.fake_twilio import FakeTwilio
+from tests.support.interleave import Actor, Scheduler, SimClock
 from tests.support.settings import sid
+from worker.adapters.twilio_gateway import TwilioRejected
 from worker.domain.model import (
     CLOSED,
     INFLIGHT,
     CloseReason,
     ConversationState,
-    OutboxItem,
     OutboxKind,
     TransferInfo,
     Unanswered,
 )
+from worker.handlers.outbox import drain
 
 CH = sid("CH", 7)
 ANSWERED_REASONS = [CloseReason.WRAPUP, CloseReason.COMPLETED]
@@ -169,59 +175,108 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     return Scenario(plans, ordered, prerequisites)
 
 
-@dataclass
 class Simulation:
-    """One chat, the events applied so far, and a drainer that behaves like worker/handlers/outbox."""
+    """One chat, the events applied so far through the store, and the real drainer
+    (`worker.handlers.outbox.drain`) on a thread that moves one step — a store transition or a
+    Twilio call — when the test says so, against a fake Twilio that keeps TaskRouter's truth."""
 
-    scenario: Scenario
-    policy: Unanswered
-    state: ConversationState = field(default_factory=lambda: ConversationState(sid=CH))
-    applied: set[Event] = field(default_factory=set)
-    closed_at_taskrouter: set[str] = field(default_factory=set)
-    existing: set[str] = field(default_factory=set)
-    posted: list[str] = field(default_factory=list)
-    ends: int = 0
-    snapshot: list[OutboxItem] = field(default_factory=list)
-    ever_closed: set[str] = field(default_factory=set)
-    requeues: int = 0
-    late_accepts: set[int] = field(default_factory=set)
+    def __init__(self, scenario: Scenario, policy: Unanswered) -> None:
+        self.scenario = scenario
+        self.policy = policy
+        self.scheduler = Scheduler()
+        self.clock = SimClock()
+        self.twilio = FakeTwilio(self._network)
+        self.store = PausingStore(self.scheduler, fakeredis.FakeRedis())
+        self.deps = deps_for("drainer", store=self.store, twilio=self.twilio, clock=self.clock)
+        self.drainer: Actor | None = None
+        self.applied: set[Event] = set()
+        self.ever_closed: set[str] = set()
+        self.late_accepts: set[int] = set()
+        self.violations: list[str] = []
+        self.end_committed = False
+        for plan in scenario.tasks:
+            if plan.via == "direct":
+                self.twilio.add_task(plan.sid, "pending", conversationSid=CH)
 
-    def __post_init__(self) -> None:
-        self.existing = {p.sid for p in self.scenario.tasks if p.via == "direct"}
+    # ---- what Twilio holds ----------------------------------------------------------------------
+
+    @property
+    def state(self) -> ConversationState:
+        return self.store.load(CH) or ConversationState(sid=CH)
+
+    @property
+    def posted(self) -> list[str]:
+        return self.twilio.notices(CH)
+
+    @property
+    def ends(self) -> int:
+        return self.twilio.conversation(CH).closes
+
+    @property
+    def existing(self) -> set[str]:
+        return set(self.twilio.tasks)
+
+    @property
+    def closed_at_taskrouter(self) -> set[str]:
+        return {t.sid for t in self.twilio.tasks.values() if t.status in ("completed", "canceled")}
+
+    @property
+    def requeues(self) -> int:
+        return sum(1 for t in self.twilio.tasks.values() if "requeueOf" in t.attributes)
+
+    def _network(self, name: str, effect: Callable[[], Any]) -> Any:
+        refusal = self.scheduler.pause(("call", name))
+        if refusal is not None:
+            raise refusal
+        closed_before = self.twilio.conversation(CH).state == "closed"
+        outcome = effect()
+        # Noted here, asserted by the test's own thread: the drainer would take an assertion
+        # raised in its call for one more failure of the item.
+        if name == "post_message" and closed_before:
+            self.violations.append(f"notice {self.posted[-1]} posted after the chat ended")
+        if name == "post_message" and len(set(self.posted)) != len(self.posted):
+            self.violations.append(f"notice {self.posted[-1]} posted twice")
+        return outcome
 
     # ---- events --------------------------------------------------------------------------------
 
     def apply(self, event: Event) -> None:
-        state, kind, plan = self.state, event[0], self.plan(event)
+        kind, plan = event[0], self.plan(event)
         now = float(len(self.applied))
+        change: Callable[[ConversationState], Any]
         if kind == "open_hold":
-            state.open_hold(plan.hold, "transfer", now)
+            change = lambda s: s.open_hold(plan.hold, "transfer", now)  # noqa: E731
         elif kind == "taskrouter_create":
-            self.existing.add(plan.sid)  # not a transition: TaskRouter has the task from now on
+            # Not a transition: TaskRouter has the task from now on (a redelivery changes nothing).
+            if plan.sid not in self.twilio.tasks:
+                self.twilio.add_task(plan.sid, "pending", conversationSid=CH)
+            change = lambda s: None  # noqa: E731
         elif kind == "hold_created":
-            state.hold_created(
+            change = lambda s: s.hold_created(  # noqa: E731
                 plan.hold, plan.sid, transfer=plan.transfer_info(), policy=self.policy, now=now
             )
         elif kind == "hold_failed":
-            state.hold_failed(plan.hold, "target refused")
+            change = lambda s: s.hold_failed(plan.hold, "target refused")  # noqa: E731
         elif kind == "created":
-            state.track(plan.sid)
+            change = lambda s: s.track(plan.sid)  # noqa: E731
         elif kind == "accepted":
             if self.ends and event not in self.applied:
                 self.late_accepts.add(plan.index)  # first delivered after the chat ended
-            state.accepted(agent(plan.index), sid("WK", plan.index), f"Agent {plan.index}", plan.sid)
+            who = (agent(plan.index), sid("WK", plan.index), f"Agent {plan.index}", plan.sid)
+            change = lambda s: s.accepted(*who)  # noqa: E731
         elif kind == "added":
-            state.participant_added(agent(plan.index))
+            change = lambda s: s.participant_added(agent(plan.index))  # noqa: E731
         elif kind == "removed":
-            state.participant_removed(agent(plan.index))
-        elif kind == "close":
-            state.close(plan.sid, event[2], policy=self.policy, now=now)
-            self.closed_at_taskrouter.add(plan.sid)
-        elif kind == "requeued-close":
-            state.close(event[1], CloseReason.COMPLETED, policy=self.policy, now=now)
-            self.closed_at_taskrouter.add(event[1])
+            change = lambda s: s.participant_removed(agent(plan.index))  # noqa: E731
+        elif kind in ("close", "requeued-close"):
+            task = plan.sid if kind == "close" else event[1]
+            reason = event[2] if kind == "close" else CloseReason.COMPLETED
+            # TaskRouter closes the task, then sends the event.
+            self.twilio.tasks[task].status = "canceled" if reason in UNANSWERED_REASONS else "completed"
+            change = lambda s: s.close(task, reason, policy=self.policy, now=now)  # noqa: E731
         else:  # pragma: no cover - a typo in the generator
             raise AssertionError(event)
+        self.store.transition(CH, change)
         self.applied.add(event)
         self.check_invariants()
 
@@ -230,65 +285,60 @@ class Simulation:
         return self.scenario.tasks[index] if isinstance(index, int) else self.scenario.tasks[0]
 
     def check_invariants(self) -> None:
-        for task, tracked in self.state.tasks.items():
+        state = self.state
+        for task, tracked in state.tasks.items():
             if tracked.status == CLOSED:
                 self.ever_closed.add(task)
             else:
                 assert task not in self.ever_closed, f"{task} reopened"
-        assert (self.state.ended == "ended") == (self.ends == 1)
-        assert len(set(self.state.notices)) == len(self.state.notices)
+        assert self.violations == []
+        assert self.ends <= 1, "the chat was ended twice"
+        assert not self.ends or state.ended == "ended", "closed without the end committed"
+        if state.ended == "ended" and not self.end_committed:
+            self.end_committed = True
+            self.ended_now()
+        assert len(set(state.notices)) == len(state.notices)
         # Every state reached reads back the same from its stored (compact) form, and from the
         # older form that names every field.
-        for stored in (self.state.to_dict(), asdict(self.state)):
-            assert ConversationState.from_dict(json.loads(json.dumps(stored))) == self.state
+        for stored in (state.to_dict(), asdict(state)):
+            assert ConversationState.from_dict(json.loads(json.dumps(stored))) == state
 
     # ---- the drainer ---------------------------------------------------------------------------
 
-    def taskrouter_inflight(self) -> list[str]:
-        return sorted(self.existing - self.closed_at_taskrouter)
-
-    def drain_one(self, requeue_succeeds: Callable[[], bool] = lambda: True) -> bool:
-        """Work one outbox item; False when there was nothing to do."""
-        if not self.snapshot:
-            self.snapshot = self.state.acquire_lease("drainer", now=0.0, ttl=1e9) or []
-            if not self.snapshot:
-                return False
-        item = self.snapshot.pop(0)
-        if item.kind == OutboxKind.NOTICE:
-            self.post(item.id.split(":", 1)[1])
-        elif item.kind == OutboxKind.END:
-            still_open = self.taskrouter_inflight()
-            if any(queued.id == item.id for queued in self.state.outbox) and self.state.confirm_end(
-                still_open
-            ):
-                self.post("chat-ended")  # posted as part of the end, before the close
-                self.ended_now()
-        elif item.kind == OutboxKind.REQUEUE:
-            hold = item.data["hold"]
-            if requeue_succeeds():
-                self.requeues += 1
-                new_task = sid("WT", 0x900 + self.requeues)
-                self.existing.add(new_task)
-                self.state.hold_created(hold, new_task)
-            else:
-                self.state.hold_failed(hold, "the original workflow is gone")
-        self.state.finish("drainer", item.id)
-        self.check_invariants()
-        return True
+    def drain_step(self, data: st.DataObject | None, *, whole: bool = False) -> bool:
+        """The drainer takes one step (a new drain when none is under way); all of them with
+        `whole`. False when a new drain found nothing to do."""
+        if self.drainer is None or self.drainer.done:
+            self.drainer = self.scheduler.spawn("drainer", lambda: drain(self.deps, CH))
+            started = True
+        else:
+            started = False
+        while True:
+            label = self.drainer.pause_label
+            answer = None
+            if label[0] == "call" and label[1] == "create_task":  # a requeue: does TaskRouter take it?
+                succeeds = data.draw(st.booleans(), label="requeue succeeds") if data else True
+                answer = None if succeeds else TwilioRejected(400, 20001, "the original workflow is gone")
+            self.scheduler.resume(self.drainer, answer)
+            assert self.drainer.error is None, repr(self.drainer.error)
+            self.check_invariants()
+            if self.drainer.done or not whole:
+                break
+        return not (
+            started and self.drainer.done and self.drainer.pause_label is None and not self.state.outbox
+        )
 
     def drain_all(self) -> None:
-        while self.drain_one():
-            pass
-
-    def post(self, key: str) -> None:
-        assert key not in self.posted, f"notice {key} posted twice"
-        assert self.ends == 0, f"notice {key} posted after the chat ended"
-        self.posted.append(key)
+        for _ in range(1000):
+            self.drain_step(None, whole=True)
+            if not self.state.outbox:
+                return
+        raise AssertionError(f"the outbox never drained: {self.state.outbox}")
 
     def ended_now(self) -> None:
-        self.ends += 1
-        assert self.ends == 1, "the chat was ended twice"
-        assert self.state.open_holds() == [], "ended with a transfer being set up"
+        """The end committed (TaskRouter checked): nothing may be in flight or being set up."""
+        state = self.state
+        assert state.open_holds() == [], "ended with a transfer being set up"
         still_open = self.existing - self.closed_at_taskrouter
         assert not still_open, f"ended while {still_open} were in flight at TaskRouter"
         created = {self.plan(e).sid for e in self.applied if e[0] == "created"}
@@ -413,28 +463,34 @@ def test_a_drainer_racing_the_events_ends_the_chat_once_and_never_early(
     def requeue_succeeds() -> bool:
         return data.draw(st.booleans(), label="requeue succeeds")
 
-    while pending:
-        event = next_event(data, sim, pending, drainer=True)
-        assert event is not None, "the causal order left events that can never be delivered"
-        if event not in (DRAIN_ONE, DRAIN_ROUND):
-            sim.apply(event)
-            continue
-        sim.drain_one(requeue_succeeds)
-        while event is DRAIN_ROUND and sim.snapshot:
-            sim.drain_one(requeue_succeeds)
-        for task in sorted(sim.existing - {p.sid for p in scenario.tasks}):
-            # A requeued task is a new task at TaskRouter: its completion arrives later.
-            closing: Event = ("requeued-close", task)
-            if closing not in sim.applied and closing not in pending:
-                pending.append(closing)
-    # Quiesce: whatever the drainer still holds, and the completions of the tasks it requeued.
-    progressed = True
-    while progressed:
-        progressed = sim.drain_one(requeue_succeeds)
-        for task in sorted(sim.existing - {p.sid for p in scenario.tasks}):
-            if ("requeued-close", task) not in sim.applied:
-                sim.apply(("requeued-close", task))
+    try:
+        while pending:
+            event = next_event(data, sim, pending, drainer=True)
+            assert event is not None, "the causal order left events that can never be delivered"
+            if event not in (DRAIN_ONE, DRAIN_ROUND):
+                sim.apply(event)
+                continue
+            sim.drain_step(data, whole=event is DRAIN_ROUND)
+            for task in sorted(sim.existing - {p.sid for p in scenario.tasks}):
+                # A requeued task is a new task at TaskRouter: its completion arrives later.
+                closing: Event = ("requeued-close", task)
+                if closing not in sim.applied and closing not in pending:
+                    pending.append(closing)
+        # Quiesce: whatever the drainer still has to do, and the completions of the tasks it requeued.
+        progressed = True
+        while progressed:
+            progressed = False
+            if sim.drainer is not None and not sim.drainer.done:
+                sim.drain_step(data, whole=True)
+            if sim.state.outbox:
+                sim.drain_step(data, whole=True)
                 progressed = True
+            for task in sorted(sim.existing - {p.sid for p in scenario.tasks}):
+                if ("requeued-close", task) not in sim.applied:
+                    sim.apply(("requeued-close", task))
+                    progressed = True
+    finally:
+        sim.scheduler.abort_all()
 
     ends = expected_to_end(scenario)
     assert sim.ends == int(ends), f"ended {sim.ends} times; expected to end: {ends}"

@@ -4,6 +4,7 @@ message back instead of letting Celery drop it (found by the fault suite's Redis
 from __future__ import annotations
 
 import importlib
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -63,3 +64,33 @@ def test_store_contention_is_retried_like_any_transient_failure(tasks):
 
     with pytest.raises(Retry):
         tasks.run(FakeTask(publish_fails=False), {"fields": {}}, contended)
+
+
+class Counting(FakeTask):
+    def __init__(self, retries: int) -> None:
+        super().__init__(publish_fails=False)
+        self.request = SimpleNamespace(retries=retries)
+
+
+def test_an_unexpected_exception_is_retried_then_dead_lettered_never_acknowledged_silently(
+    tasks, monkeypatch
+):
+    """Defect 3: an exception that is neither Twilio's nor Redis's used to fail the task, and
+    Celery acknowledged it: the event was gone with no dead letter."""
+    import fakeredis
+
+    client = fakeredis.FakeRedis()
+    monkeypatch.setattr(tasks, "process_deps", lambda: SimpleNamespace(redis=client))
+
+    def bad_data() -> None:
+        raise TypeError("'list' object is not a mapping")
+
+    with pytest.raises(Retry):
+        tasks.run(Counting(retries=0), {"fields": {"Sid": "EV1"}}, bad_data)
+    last = tasks.SETTINGS.outbox_max_attempts - 1
+    with pytest.raises(TypeError):
+        tasks.run(Counting(retries=last), {"fields": {"Sid": "EV1"}}, bad_data)
+    (letter,) = [json.loads(raw) for raw in client.lrange("cft:dead-letters", 0, -1)]
+    assert letter["payload"] == {"fields": {"Sid": "EV1"}} and "TypeError" in letter["error"]
+    counts = {k.decode(): int(v) for k, v in client.hgetall("cft:metrics:unexpected-errors").items()}
+    assert counts == {"chat_transfer.events.taskrouter|TypeError": 2}

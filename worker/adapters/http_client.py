@@ -2,6 +2,12 @@
 
 `https://{product}.twilio.com/{path}` and regional hosts such as
 `https://taskrouter.dublin.ie1.twilio.com/{path}` go to `{base}/{product}/{path}`.
+
+The timeout is a real bound on when a request can leave (`worker.domain.lease` depends on it):
+requests' own timeout applies to each connection attempt and each read, so a connect that is
+slow (several addresses tried one after the other, each up to the timeout) could send the request
+long after the call began. Here a connection made after the call's deadline is closed unsent, and
+the call fails as unanswered; a pooled keep-alive connection sends at once.
 """
 
 from __future__ import annotations
@@ -10,12 +16,17 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from urllib.request import getproxies
 
 import requests
+import urllib3
+from requests.adapters import HTTPAdapter
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
+from urllib3.exceptions import ConnectTimeoutError
 
 log = logging.getLogger("chat_transfer.twilio")
 
@@ -57,6 +68,44 @@ def _retry_after(headers: Mapping[str, str] | None) -> float | None:
     return None
 
 
+_deadline: ContextVar[float | None] = ContextVar("twilio_call_deadline", default=None)
+
+
+class _DeadlineConnect:
+    """A connection that will not send anything when it was made after the call's deadline."""
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        deadline = _deadline.get()
+        if deadline is not None and time.monotonic() > deadline:
+            self.close()  # type: ignore[attr-defined]
+            raise ConnectTimeoutError(self, "connected after the call's deadline; the request was not sent")
+
+
+class _HTTPConnection(_DeadlineConnect, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_DeadlineConnect, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """requests' adapter, its pools making connections that honour the call's deadline."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
 class RoutedHttpClient(TwilioHttpClient):
     """Rewrites hosts when a base URL is set; logs and observes every call (never its auth)."""
 
@@ -70,6 +119,9 @@ class RoutedHttpClient(TwilioHttpClient):
         self.logger.setLevel(logging.WARNING)
         if self.session is not None:
             stop_reading_the_environment(self.session)
+            adapter = DeadlineAdapter(pool_maxsize=min(32, (os.cpu_count() or 1) + 4))
+            self.session.mount("https://", adapter)
+            self.session.mount("http://", adapter)
         self.base_url = base_url
         self.observer = observer
 
@@ -86,10 +138,14 @@ class RoutedHttpClient(TwilioHttpClient):
     ) -> Response:
         target = rewrite_twilio_url(url, self.base_url)
         started = time.perf_counter()
+        bound = timeout or self.timeout
+        token = _deadline.set(time.monotonic() + bound if bound else None)
         try:
             response = super().request(method, target, params, data, headers, auth, timeout, allow_redirects)
         except requests.RequestException as error:
             raise TwilioTransient(None, None) from error
+        finally:
+            _deadline.reset(token)
         elapsed = time.perf_counter() - started
         path = urlsplit(url).path
         log.info(

@@ -22,6 +22,8 @@ TRACK_TASK = "chat_transfer.events.track_task"
 LEAVE_CHAT = "chat_transfer.events.leave"
 RUN_TRANSFER = "chat_transfer.transfers.run"
 RECONCILE = "chat_transfer.maintenance.reconcile"
+DRAIN_OUTBOX = "chat_transfer.events.drain_outbox"  # a chat's outbox again, once its first item is due
+RETRY_OUTBOX_ITEM = "chat_transfer.events.retry_outbox_item"  # a dead outbox item back in line
 
 
 class TaskQueue(Protocol):

@@ -7,17 +7,30 @@ requeue, the attributes mirror to write), and a single drainer at a time (a leas
 state) performs them in order. So a redelivered or concurrent event cannot double an effect,
 and a crash between "decided" and "done" leaves the work in the outbox for the next drain.
 
+The drainer's lease is **fenced** (rule 11): each lease granted carries the next `fence` number,
+and every write of a drainer — an item done, refused or failed, the next item taken, the lease
+renewed — names its fence; a drainer whose lease was taken over meets `LeaseLost` and writes
+nothing. An item counts its attempts (`attempts`, and `failed` for those ended by a transient
+Twilio failure); one whose outcome is unknown waits out `not_before` before anyone looks it up or
+tries it again. An item that keeps failing is given up (`RetryLimits`): it becomes a dead letter
+and the rest of the outbox goes on — except the end, whose steps are skipped instead and whose
+close is never given up (rule 9).
+
 The rules (CONTRACT §6):
 - a tracked task is `inflight` until it enters wrap-up or is completed, canceled or deleted;
   then `closed`, and closed is final: a late or repeated event never reopens it;
 - the chat must end when at least one task was tracked, none is in flight, no hold (a transfer
   or requeue being set up) is open, and it has not ended yet — `must_end()`;
 - ending is two-phase: `must_end()` opens an `end` outbox item; the drainer checks TaskRouter
-  for in-flight tasks on the chat we never heard of, then `confirm_end()` commits exactly once.
+  for in-flight tasks on the chat we never heard of, then `confirm_end()` commits exactly once;
+- a decided end completes (rule 9): the end item's steps are `check` (TaskRouter), `notice`
+  (`chat-ended`) and `close`; a check or notice that Twilio refuses (4xx) or that is given up is
+  skipped, and the close is tried until Twilio closes the chat or says it is closed or gone.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -78,6 +91,24 @@ class Unanswered(StrEnum):
     END = "end"
 
 
+class EndStep(StrEnum):
+    CHECK = "check"  # TaskRouter: nothing in flight on the chat that we never heard of?
+    NOTICE = "notice"  # `chat-ended`, before the close (a closed conversation takes no messages)
+    CLOSE = "close"  # the conversation (or the Flex interaction channel) closed
+
+
+class LeaseLost(Exception):
+    """The drainer's lease was taken over (or released): it may write nothing more."""
+
+
+@dataclass(frozen=True)
+class RetryLimits:
+    """When the outbox gives an item up."""
+
+    max_attempts: int = 5  # attempts not ended by a transient failure: an unexpected error, a crash
+    max_transient: int = 12  # attempts ended by a transient failure (Twilio 429/5xx, no answer)
+
+
 @dataclass
 class TransferInfo:
     transfer_id: str
@@ -131,13 +162,27 @@ class OutboxItem:
     id: str
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
-    attempts: int = 0
+    attempts: int = 0  # attempts begun (for the end: at its current step)
+    failed: int = 0  # of them, those ended by a transient failure
+    not_before: float = 0.0  # neither looked up nor tried again before (a settle window, a backoff)
+    error: str | None = None  # why the last attempt failed
+
+    def spent(self, limits: RetryLimits) -> bool:
+        return self.attempts - self.failed >= limits.max_attempts or self.failed > limits.max_transient
+
+
+def end_step(item: OutboxItem) -> EndStep:
+    """The step an end item is at (an item stored before the steps read as one that was confirmed)."""
+    if "step" in item.data:
+        return EndStep(item.data["step"])
+    return EndStep.NOTICE if item.data.get("confirmed") else EndStep.CHECK
 
 
 @dataclass
 class Lease:
     owner: str
     until: float
+    fence: int = 0
 
 
 @dataclass
@@ -160,6 +205,11 @@ class ConversationState:
     routing: Routing | None = None
     closed_by: str | None = None
     kept_open: str | None = None
+    fence: int = 0  # the last lease's fence number
+    ending_since: float | None = None  # when the end was decided (the last task's close)
+    # What was given up since the state was loaded (dead letters, skipped end steps): taken out
+    # by the store before the state is written, and kept where operators look.
+    given_up: list[dict[str, Any]] = field(default_factory=list, compare=False, repr=False)
 
     # ---- queries -----------------------------------------------------------------------------
 
@@ -174,9 +224,6 @@ class ConversationState:
 
     def agents_in_chat(self) -> list[Member]:
         return [m for m in self.members if m.state == "joined"]
-
-    def pending_work(self) -> bool:
-        return bool(self.outbox)
 
     # ---- tracking ----------------------------------------------------------------------------
 
@@ -237,7 +284,7 @@ class ConversationState:
         if task.transfer and reason in UNANSWERED and not task.assigned:
             self._transfer_failed(task.transfer, policy, now)
         self._queue_mirror()
-        self._consider_end(f"last task {task_sid} {reason}")
+        self._consider_end(f"last task {task_sid} {reason}", now)
         return True
 
     # ---- agents ------------------------------------------------------------------------------
@@ -328,16 +375,16 @@ class ConversationState:
             if task.status == CLOSED and task.reason in UNANSWERED and not task.assigned:
                 # The transfer task was canceled before the transfer could even be announced.
                 self._transfer_failed(transfer, policy, now)
-        self._consider_end("hold released")
+        self._consider_end("hold released", now)
         return changed
 
-    def hold_failed(self, hold_id: str, reason: str) -> bool:
+    def hold_failed(self, hold_id: str, reason: str, now: float | None = None) -> bool:
         hold = self.holds.get(hold_id)
         if hold is None or hold.state != "open":
             return False
         hold.state = "failed"
         self.failures.append({"hold": hold_id, "reason": reason})
-        self._consider_end(f"hold {hold_id} failed")
+        self._consider_end(f"hold {hold_id} failed", now)
         return True
 
     def expire_holds(self, now: float, max_age: float) -> list[str]:
@@ -345,7 +392,7 @@ class ConversationState:
         for hid in expired:
             self.holds[hid].state = "expired"
         if expired:
-            self._consider_end("holds expired")
+            self._consider_end("holds expired", now)
         return expired
 
     # ---- notices -----------------------------------------------------------------------------
@@ -377,45 +424,187 @@ class ConversationState:
             self._queue_mirror()
             return False
         if self.lease is not None and any(item.kind == OutboxKind.NOTICE for item in self.outbox):
-            # The drainer reaches the end only after the items it leased before it, so a notice
-            # still queued was queued since (ahead of the end: see `_queue`). It must be posted
-            # before `chat-ended` closes the chat: the end goes back in line, behind it.
+            # A notice still queued was queued since the drainer took the end (ahead of it: see
+            # `_queue`). It must be posted before `chat-ended` closes the chat: the end goes back
+            # in line, behind it.
             self.outbox = [item for item in self.outbox if item.kind != OutboxKind.END]
             self._queue(OutboxKind.END, "end", {})
             return False
         self.ended = "ended"
+        end = next((item for item in self.outbox if item.kind == OutboxKind.END), None)
+        if end is not None:
+            self._to_step(end, EndStep.CLOSE if self.customer_left else EndStep.NOTICE)
         return True
 
     def must_end_ignoring_phase(self) -> bool:
         return bool(self.tasks) and not self.inflight() and not self.open_holds()
 
-    # ---- outbox and its single drainer -------------------------------------------------------
+    # ---- outbox and its single, fenced drainer ----------------------------------------------
 
-    def acquire_lease(self, owner: str, now: float, ttl: float) -> list[OutboxItem] | None:
-        """The outbox to work through, or None when another drainer holds a live lease."""
-        if not self.outbox:
+    def acquire_lease(self, owner: str, now: float, ttl: float) -> int | None:
+        """A fence number for a new drainer, or None: nothing is due, or a live lease is held."""
+        if not self.outbox or self.outbox[0].not_before > now:
             return None
-        if self.lease and self.lease.owner != owner and self.lease.until > now:
+        if self.lease and self.lease.until > now:
             return None
-        self.lease = Lease(owner, now + ttl)
-        return list(self.outbox)
+        self.fence += 1
+        self.lease = Lease(owner, now + ttl, self.fence)
+        return self.fence
 
-    def finish(self, owner: str, item_id: str, *, failure: str | None = None) -> None:
-        """An outbox item is done (or given up with `failure`)."""
-        self.outbox = [item for item in self.outbox if item.id != item_id]
-        if failure:
-            self.failures.append({"item": item_id, "reason": failure})
-        if not self.outbox and self.lease and self.lease.owner == owner:
+    def check_fence(self, fence: int) -> None:
+        """Raise `LeaseLost` unless the lease is still the one numbered `fence`."""
+        if self.lease is None or self.lease.fence != fence:
+            raise LeaseLost(f"{self.sid}: lease {fence} is gone")
+
+    def renew_lease(self, fence: int, now: float, ttl: float) -> float:
+        self.check_fence(fence)
+        assert self.lease is not None
+        self.lease.until = max(self.lease.until, now + ttl)
+        return self.lease.until
+
+    def release_lease(self, fence: int) -> None:
+        if self.lease and self.lease.fence == fence:
             self.lease = None
 
-    def release_lease(self, owner: str) -> None:
-        if self.lease and self.lease.owner == owner:
-            self.lease = None
+    def next_item(self, fence: int, now: float, ttl: float, limits: RetryLimits) -> OutboxItem | None:
+        """The item to try now, as it was before this attempt (its attempt is counted and the lease
+        renewed for it); None, and the lease released, when the outbox is empty or its first item
+        is not due yet. Items are tried in order; one that has used up its attempts is given up."""
+        self.check_fence(fence)
+        while self.outbox:
+            head = self.outbox[0]
+            if head.not_before > now:
+                break
+            if head.spent(limits):
+                self._give_up(head, now)
+                continue
+            before = copy.deepcopy(head)
+            head.attempts += 1
+            self.renew_lease(fence, now, ttl)
+            return before
+        self.lease = None
+        return None
 
-    def record_attempt(self, item_id: str) -> None:
-        for item in self.outbox:
-            if item.id == item_id:
-                item.attempts += 1
+    def item_done(self, fence: int, item_id: str) -> None:
+        """The item's effect happened (for the end: its current step did)."""
+        self.check_fence(fence)
+        item = self._item(item_id)
+        if item is None:
+            return
+        if item.kind == OutboxKind.END:
+            step = end_step(item)
+            if step is EndStep.CHECK:
+                raise ValueError("an end's check completes with `end_checked`")
+            if step is EndStep.NOTICE:
+                self._to_step(item, EndStep.CLOSE)
+                return
+        self.outbox.remove(item)
+
+    def end_checked(self, fence: int, item_id: str, untracked_inflight: list[str]) -> bool:
+        """Phase two of the end, by the drainer: `confirm_end` with what TaskRouter said."""
+        self.check_fence(fence)
+        if self._item(item_id) is None:
+            return False
+        return self.confirm_end(untracked_inflight)
+
+    def item_refused(
+        self, fence: int, item_id: str, reason: str, *, closed_or_gone: bool, retry_at: float
+    ) -> None:
+        """Twilio refused the item's call with a 4xx (rule 8): that step fails and the rest goes
+        on. The end's check and notice are skipped; its close is done if Twilio says the chat is
+        closed or gone (`closed_or_gone`), and otherwise tried again from `retry_at` (rule 9)."""
+        self.check_fence(fence)
+        item = self._item(item_id)
+        if item is None:
+            return
+        self.failures.append({"item": item_id, "reason": reason})
+        if item.kind == OutboxKind.END:
+            step = end_step(item)
+            if step is EndStep.CLOSE and not closed_or_gone:
+                item.error, item.not_before = reason, retry_at
+            elif step is EndStep.CLOSE:
+                self.outbox.remove(item)
+            else:
+                self._skip_end_step(item, reason, now=retry_at, record=False)
+            return
+        self.outbox.remove(item)
+        if item.kind == OutboxKind.REQUEUE:
+            self.hold_failed(item.data["hold"], reason)
+
+    def item_failed(
+        self,
+        fence: int,
+        item_id: str,
+        error: str,
+        *,
+        transient: bool,
+        retry_at: float,
+        limits: RetryLimits,
+        now: float,
+    ) -> None:
+        """The attempt failed without a verdict from Twilio (429/5xx, no answer: `transient`) or
+        with an unexpected error: the item waits until `retry_at`, or is given up if it is spent."""
+        self.check_fence(fence)
+        item = self._item(item_id)
+        if item is None:
+            return
+        item.failed += int(transient)
+        item.error, item.not_before = error, retry_at
+        if item.spent(limits):
+            self._give_up(item, now)
+
+    def requeue_given_up(self, item: OutboxItem) -> bool:
+        """An operator retries a dead letter: the item goes back in line, its counts reset."""
+        if self._item(item.id) is not None:
+            return False
+        again = OutboxItem(id=item.id, kind=item.kind, data=dict(item.data))
+        end = next((i for i, queued in enumerate(self.outbox) if queued.kind == OutboxKind.END), None)
+        self.outbox.insert(len(self.outbox) if end is None else end, again)
+        return True
+
+    def pending_work(self) -> bool:
+        return bool(self.outbox)
+
+    def _item(self, item_id: str) -> OutboxItem | None:
+        return next((item for item in self.outbox if item.id == item_id), None)
+
+    def _to_step(self, item: OutboxItem, step: EndStep) -> None:
+        item.data = {**{k: v for k, v in item.data.items() if k != "confirmed"}, "step": str(step)}
+        item.attempts = item.failed = 0
+        item.error = None
+
+    def _give_up(self, item: OutboxItem, now: float) -> None:
+        reason = item.error or "no attempt finished (the worker was lost)"
+        if item.kind == OutboxKind.END:
+            if end_step(item) is not EndStep.CLOSE:
+                self._skip_end_step(item, f"given up: {reason}", now=now, record=True)
+            else:
+                # Never given up (rule 9): tried again, without the attributes mirror it carries
+                # when that is what keeps failing.
+                item.data["bare"] = True
+                item.attempts = item.failed = 0
+                self.given_up.append(
+                    {"item": copy.deepcopy(item), "error": reason, "at": now, "skipped": True}
+                )
+            return
+        self.outbox.remove(item)
+        self.failures.append({"item": item.id, "reason": f"given up: {reason}"})
+        self.given_up.append({"item": copy.deepcopy(item), "error": reason, "at": now, "skipped": False})
+        if item.kind == OutboxKind.REQUEUE:
+            self.hold_failed(item.data["hold"], f"requeue given up: {reason}", now)
+
+    def _skip_end_step(self, item: OutboxItem, reason: str, *, now: float, record: bool) -> None:
+        step = end_step(item)
+        if record:
+            self.failures.append({"item": item.id, "reason": reason})
+        self.given_up.append({"item": copy.deepcopy(item), "error": reason, "at": now, "skipped": True})
+        if step is EndStep.CHECK:
+            if not self.confirm_end([]):  # what the state itself knows decides
+                return
+            item = self._item(item.id) or item
+            item.not_before = 0.0
+        else:
+            self._to_step(item, EndStep.CLOSE)
 
     # ---- internals ---------------------------------------------------------------------------
 
@@ -454,17 +643,19 @@ class ConversationState:
         if self.open_hold(hold_id, "requeue", now):
             self._queue(OutboxKind.REQUEUE, hold_id, {"hold": hold_id, "from_task": transfer.from_task})
 
-    def _consider_end(self, reason: str) -> None:
+    def _consider_end(self, reason: str, now: float | None = None) -> None:
         self._trim_routing()
         if self.must_end():
             self.ended = "ending"
             self.end_reason = reason
             self._explain_end()
-            self._queue(OutboxKind.END, "end", {})
+            self.ending_since = now or None
+            self._queue(OutboxKind.END, "end", {"step": str(EndStep.CHECK)})
 
     def _abort_end(self) -> None:
         self.ended = None
         self.end_reason = None
+        self.ending_since = None
         self.outbox = [item for item in self.outbox if item.kind != OutboxKind.END]
 
     def _queue_mirror(self) -> None:
@@ -644,4 +835,5 @@ class ConversationState:
         data["routing"] = Routing(**data["routing"]) if data.get("routing") else None
         if data.get("customer_left") and "closed_by" not in data and data.get("ended") != "ended":
             data["closed_by"] = ClosedBy.CUSTOMER  # stored before issue 15: the customer's close
+        data.pop("given_up", None)
         return cls(**data)

@@ -21,6 +21,17 @@ from worker.adapters.twilio_gateway import TwilioGateway
 from worker.settings import Settings, load_settings_or_exit
 
 
+class WorkerTaskQueue:
+    """The worker's own Celery app, imported when first used rather than when deps are built."""
+
+    def enqueue(
+        self, task_name: str, payload: dict[str, Any], *, countdown: float | None = None, retries: int = 0
+    ) -> None:
+        from worker.celery_app import app
+
+        CeleryTaskQueue(app).enqueue(task_name, payload, countdown=countdown, retries=retries)
+
+
 @dataclass
 class Deps:
     settings: Settings
@@ -28,7 +39,8 @@ class Deps:
     gateway: TwilioGateway
     redis: redis.Redis
     transfers: TransferStore
-    queue: TaskQueue  # work the handlers hand back to Celery: an outbox to drain later, parked retries
+    # Work the handlers hand back to Celery: an outbox to drain later, parked retries sent again.
+    queue: TaskQueue = field(default_factory=WorkerTaskQueue)
     clock: Callable[[], float] = time.time
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
 
@@ -41,19 +53,7 @@ def build_deps(settings: Settings) -> Deps:
         gateway=TwilioGateway(settings),
         redis=client,
         transfers=TransferStore(client),
-        queue=WorkerTaskQueue(),
     )
-
-
-class WorkerTaskQueue:
-    """The worker's own Celery app, imported when first used rather than when deps are built."""
-
-    def enqueue(
-        self, task_name: str, payload: dict[str, Any], *, countdown: float | None = None, retries: int = 0
-    ) -> None:
-        from worker.celery_app import app
-
-        CeleryTaskQueue(app).enqueue(task_name, payload, countdown=countdown, retries=retries)
 
 
 @lru_cache(maxsize=1)

@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass, field
 
 from worker.adapters.deferred import DeferredWork
 from worker.adapters.twilio_gateway import NotFound
-from worker.domain.model import ClosedBy, CloseReason, ConversationState, Unanswered
 from worker.domain.errors import ServiceUnavailable
+from worker.domain.model import ClosedBy, CloseReason, ConversationState, Unanswered
 from worker.handlers.deps import Deps
 from worker.handlers.outbox import drain
 

@@ -14,15 +14,19 @@ join the conversation. Either way the new task carries `requeueOf` = the hold, w
 looks for before it makes another. A chat closed meanwhile (an agent's End chat, heard of later)
 is not requeued into: the older chat's conversation is read first, and an interaction channel
 refuses the invite.
+
+It runs as an outbox item: what it finds (the task made, or why none could be) is returned as the
+change the drainer records with the item, under its fenced lease.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from worker.adapters.http_client import TwilioTransient
 from worker.adapters.twilio_gateway import NotFound, TwilioRejected
-from worker.domain.model import ClosedBy, OutboxItem, Routing
+from worker.domain.model import ClosedBy, ConversationState, OutboxItem, Routing
 from worker.handlers.deps import Deps
 from worker.handlers.task_creation import create_task_once
 
@@ -53,22 +57,22 @@ def customer_routing(
     )
 
 
-def requeue(deps: Deps, conversation_sid: str, item: OutboxItem) -> None:
+def requeue(deps: Deps, state: ConversationState, item: OutboxItem) -> Callable[[ConversationState], Any]:
+    """Put the customer back in a queue (once: a retry finds the task by its marker); returns
+    what to record on the chat: the hold released with its task, or failed, or rule 5."""
     hold_id = item.data["hold"]
-    state = deps.store.load(conversation_sid)
-    routing = state.routing if state is not None else None
+    routing = state.routing
     if routing is None or not routing.attributes:
         try:
             original = deps.gateway.fetch_task(item.data["from_task"])
         except NotFound:
             reason = f"cannot requeue: the original task {item.data['from_task']} is gone"
-            deps.store.transition(conversation_sid, lambda s: s.hold_failed(hold_id, reason), create=False)
-            return
+            return lambda s: s.hold_failed(hold_id, reason)
         routing = customer_routing(
             original.attributes, original.workflow_sid, original.task_channel, original.priority
         )
     retry = item.attempts > 0
-    if state is not None and state.interaction:
+    if state.interaction:
         try:
             task_sid = _invite_once(
                 deps, (state.interaction[0], state.interaction[1]), hold_id, routing, retry
@@ -77,16 +81,12 @@ def requeue(deps: Deps, conversation_sid: str, item: OutboxItem) -> None:
             # The channel refuses it (closed by Flex meanwhile): nobody to requeue into; the end,
             # released by the failed hold, reads the channel and learns who closed it.
             reason = f"cannot requeue: {error}"
-            deps.store.transition(conversation_sid, lambda s: s.hold_failed(hold_id, reason), create=False)
-            return
+            return lambda s: s.hold_failed(hold_id, reason)
     else:
-        if _closed(deps, conversation_sid):
+        if _closed(deps, state.sid):
             # Closed without a webhook yet (an agent's End chat, a REST call): a task would route
             # an agent into a closed chat. Rule 5 instead, which calls the requeue off.
-            deps.store.transition(
-                conversation_sid, lambda s: s.conversation_closed(ClosedBy.OTHER), create=False
-            )
-            return
+            return lambda s: s.conversation_closed(ClosedBy.OTHER)
         task_sid = create_task_once(
             deps.gateway,
             marker=(MARKER, hold_id),
@@ -96,7 +96,7 @@ def requeue(deps: Deps, conversation_sid: str, item: OutboxItem) -> None:
             attributes=routing.attributes,
             priority=routing.priority,
         )
-    deps.store.transition(conversation_sid, lambda s: s.hold_created(hold_id, task_sid), create=False)
+    return lambda s: s.hold_created(hold_id, task_sid)
 
 
 def _closed(deps: Deps, conversation_sid: str) -> bool:

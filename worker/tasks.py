@@ -33,6 +33,7 @@ from worker.adapters.task_queue import (
     TASKROUTER_EVENT,
     TRACK_TASK,
 )
+from worker.adapters.transfer_lock import TransferBusy
 from worker.adapters.worker_metrics import WorkerMetrics
 from worker.celery_app import app
 from worker.domain.cloudevents import cloudevent_of, domain_event
@@ -64,6 +65,7 @@ TRANSIENT = (
     TimeoutError,
     StoreContention,
     InviteTaskNotYetVisible,
+    TransferBusy,
 )
 
 TASK_OPTIONS: dict[str, Any] = {

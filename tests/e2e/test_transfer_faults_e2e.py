@@ -22,7 +22,14 @@ STEPS = ["hold", "target", "create", "track", "original"]
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    settings = {"CHAT_TRANSFER_FAULT_INJECTION": "1"}
+    # A killed worker's transfer lock (and outbox lease) is free again 2 x TWILIO_HTTP_TIMEOUT +
+    # OUTBOX_SETTLE_SECONDS after its last renewal: 12 s here (the sandbox answers in
+    # milliseconds), 50 s with the defaults. Its job, redelivered at once, waits for it.
+    settings = {
+        "CHAT_TRANSFER_FAULT_INJECTION": "1",
+        "TWILIO_HTTP_TIMEOUT_SECONDS": "4",
+        "OUTBOX_SETTLE_SECONDS": "4",
+    }
     with LocalStack(worker_count=1, worker_concurrency=2, settings=settings) as running:
         yield running
 

@@ -21,14 +21,20 @@ def atomic_update(
     key: str,
     change: Callable[[str | None], tuple[T, str | None]],
     write: Callable[[redis.client.Pipeline, str], None],
+    *,
+    guard: Callable[[redis.client.Pipeline], None] | None = None,
+    guard_key: str | None = None,
 ) -> T:
     """Run `change(current_text)` → (result, new_text or None for "unchanged") under WATCH;
     when something changed, `write(pipe, new_text)` queues the writes, committed atomically.
-    Retries when another client changed `key` in between."""
+    Retries when another client changed `key` in between. `guard(pipe)`, run first with
+    `guard_key` watched too, may raise to refuse the write (a lock no longer held)."""
     for _ in range(MAX_ATTEMPTS):
         with client.pipeline(transaction=True) as pipe:
             try:
-                pipe.watch(key)
+                pipe.watch(key, *([guard_key] if guard_key else []))
+                if guard is not None:
+                    guard(pipe)
                 raw = pipe.get(key)
                 current = raw.decode() if isinstance(raw, bytes) else raw
                 result, new_text = change(current)

@@ -19,7 +19,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import redis
 
@@ -87,10 +87,21 @@ return 1
 """
 
 
+class Guard(Protocol):
+    def guarded_update(self, client: redis.Redis, key: str, change: Any, write: Any) -> Any: ...
+
+
+@dataclass
 class TransferStore:
-    def __init__(self, client: redis.Redis, prefix: str = "cft:") -> None:
-        self.redis = client
-        self.prefix = prefix
+    """`lock`: a copy of the store whose updates commit only while that lock is held
+    (`worker.adapters.transfer_lock`), for the one copy of a transfer job that runs its steps."""
+
+    redis: redis.Redis
+    prefix: str = "cft:"
+    lock: Guard | None = None
+
+    def with_lock(self, lock: Guard) -> TransferStore:
+        return TransferStore(self.redis, self.prefix, lock)
 
     def key(self, transfer_id: str) -> str:
         return f"{self.prefix}transfer:{transfer_id}"
@@ -157,4 +168,6 @@ class TransferStore:
             if record.settled:  # the task may be transferred again
                 pipe.eval(_RELEASE, 1, self.pending_key(record.task_sid), record.id)
 
+        if self.lock is not None:
+            return self.lock.guarded_update(self.redis, key, apply, write)
         return atomic_update(self.redis, key, apply, write)

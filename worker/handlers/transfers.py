@@ -10,6 +10,11 @@ crash at any point creates no second task, invite or notice:
   original  `chatTransferData` on the original task, with If-Match (re-read on 412);
   cold      a cold transfer takes the first agent out: the domain's leave (see `leave`).
 
+One copy of the job at a time (rule 10): a fenced lock per transfer (`worker.adapters.
+transfer_lock`), renewed before any Twilio call that could land after it; a second copy waits
+(`TransferBusy`, retried), and a copy whose lock was taken over writes nothing more. The
+transitions on the chat (hold, track) need no lock: each is idempotent.
+
 The record is written three times per transfer, not once per step: after `hold` (a retry must
 not check the original task's status again once a transfer task may exist), after `create`
 (with `target`: the transfer task's sid), and at the end (with `track`, `original` and `cold`).
@@ -24,8 +29,10 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from dataclasses import replace
 from typing import Any
 
+from worker.adapters.transfer_lock import TransferLock, TransferLockLost
 from worker.adapters.twilio_gateway import NotFound, PreconditionFailed, TaskSnapshot, TwilioRejected
 from worker.domain.events import conversation_sid_in, interaction_in
 from worker.domain.model import ConversationState, TransferInfo, Unanswered
@@ -33,7 +40,7 @@ from worker.domain.notices import language_of
 from worker.domain.transfer import TransferRecord, TransferStatus, transfer_task_attributes
 from worker.handlers.deps import Deps
 from worker.handlers.names import cached_card, worker_card
-from worker.handlers.outbox import drain
+from worker.handlers.outbox import LeasedGateway, drain, lease_terms
 from worker.handlers.requeue import customer_routing
 from worker.handlers.task_creation import create_task_once
 from worker.logs import log_context
@@ -67,8 +74,24 @@ def _checkpoint(deps: Deps, record: TransferRecord, step: str) -> None:
 
 
 def run_transfer(transfer_id: str, deps: Deps) -> str:
+    """Raises `TransferBusy` (retried later) while another copy of the job holds the lock."""
     with log_context(transfer_id=transfer_id):
-        return _run_transfer(transfer_id, deps)
+        lock = TransferLock(deps.redis, transfer_id, deps.owner, lease_terms(deps), deps.clock)
+        lock.acquire()
+        locked = replace(
+            deps,
+            gateway=LeasedGateway(deps.gateway, lock.before_call),
+            transfers=deps.transfers.with_lock(lock),
+        )
+        try:
+            return _run_transfer(transfer_id, locked)
+        except TransferLockLost:
+            log.info(
+                "transfer lock lost: the copy that took it over goes on", extra={"transfer_id": transfer_id}
+            )
+            return "lock lost"
+        finally:
+            lock.release()
 
 
 def _run_transfer(transfer_id: str, deps: Deps) -> str:

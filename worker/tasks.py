@@ -96,6 +96,8 @@ def run(task: Task, payload: Any, handler: Callable[[], Any], label: str | None 
             process_deps().redis.hincrby(STATS_KEY, label, 1)
         return outcome
     except TRANSIENT as error:
+        if isinstance(error, TwilioTransient):
+            _metrics().step_failed(task.name, error.status)
         return _retry_later(task, payload, error, MAX_RETRIES)
     except Exception as error:
         # A bug, or data we cannot read: never acknowledged as if it had worked.

@@ -34,6 +34,7 @@ from typing import Any
 
 from worker.adapters.transfer_lock import TransferLock, TransferLockLost
 from worker.adapters.twilio_gateway import NotFound, PreconditionFailed, TaskSnapshot, TwilioRejected
+from worker.adapters.worker_metrics import WorkerMetrics
 from worker.domain.events import conversation_sid_in, interaction_in
 from worker.domain.model import ConversationState, TransferInfo, Unanswered
 from worker.domain.notices import language_of
@@ -109,6 +110,7 @@ def _run_transfer(transfer_id: str, deps: Deps) -> str:
         _fail(deps, record, str(refusal))
         return "failed"
     except TwilioRejected as error:
+        WorkerMetrics(deps.redis).step_failed("transfer", error.status)
         _fail(deps, record, f"Twilio refused a step: {error}")
         return "failed"
     return "created"
@@ -203,6 +205,7 @@ def _orchestrate(deps: Deps, record: TransferRecord, *, retry: bool) -> None:
         try:
             _write_chat_transfer_data(deps, record, original)
         except TwilioRejected as error:
+            WorkerMetrics(deps.redis).step_failed("transfer-original", error.status)
             log.warning("chatTransferData not written", extra={"transfer_id": record.id, "error": str(error)})
     _checkpoint(deps, record, "original")
 

@@ -33,6 +33,12 @@ AGENTS = tuple(
 )
 
 
+def two_worker_stack(settings: dict[str, str], *, beat: bool = True) -> LocalStack:
+    """The service for a chat scenario with its own settings: two workers of two processes each,
+    beat (unless told otherwise), and the agents above."""
+    return LocalStack(worker_count=2, worker_concurrency=2, beat=beat, settings=settings, workers_spec=AGENTS)
+
+
 @dataclass(frozen=True)
 class Plan:
     transfer: str | None = None  # None, "WARM" or "COLD"

@@ -27,6 +27,10 @@ ORDER = {
     "fuzz-openapi": 11,
     "double-click": 12,
     "event-streams-503": 13,
+    "slow-twilio": 14,
+    "end-refused": 15,
+    "poison-item": 16,
+    "retry-past-visibility": 17,
 }
 
 

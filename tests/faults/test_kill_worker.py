@@ -16,7 +16,14 @@ from collections.abc import Iterator
 import pytest
 
 from ops.localstack import LocalStack, wait_for
-from tests.faults.chats import AGENTS, ChatPlayer, deliveries_since, judge, transfer_plans, wait_settled
+from tests.faults.chats import (
+    ChatPlayer,
+    deliveries_since,
+    judge,
+    transfer_plans,
+    two_worker_stack,
+    wait_settled,
+)
 from tests.faults.figures import Figures
 
 pytestmark = pytest.mark.faults
@@ -29,9 +36,7 @@ VISIBILITY = 10
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     settings = {"BROKER_VISIBILITY_TIMEOUT_SECONDS": str(VISIBILITY), "RECONCILE_INTERVAL_SECONDS": "2"}
-    with LocalStack(
-        worker_count=2, worker_concurrency=2, beat=True, settings=settings, workers_spec=AGENTS
-    ) as running:
+    with two_worker_stack(settings) as running:
         yield running
 
 
@@ -87,7 +92,7 @@ def test_a_worker_killed_under_load_loses_and_doubles_nothing(stack, figure_book
         runs = player.play_many(transfer_plans(CHATS), parallel=6)
         killer.thread.join(timeout=300)
         last_kill = time.monotonic()
-        wait_settled(runs, stack, timeout=60 + VISIBILITY + 60)  # a dead drainer's lease lasts 60 s
+        wait_settled(runs, stack, timeout=60 + VISIBILITY + 60)  # a dead drainer's lease lasts 2T + S (50 s)
         settled_after = round(time.monotonic() - last_kill, 1)
     finally:
         sb.faults.reset()  # the latency is not a fault counted here: the kills are

@@ -1024,6 +1024,18 @@ def test_a_spent_check_or_notice_is_skipped_not_dead_lettered() -> None:
     assert all(entry["skipped"] for entry in state.given_up)
 
 
+def test_an_end_left_without_its_item_is_queued_again() -> None:
+    """A chat the old drainer left `ending` after a refused check: reconciliation resumes it."""
+    state, fence = ending_chat()
+    state.outbox.clear()  # what the old code did with an end whose check Twilio refused
+    state.release_lease(fence)
+    assert state.resume_end() is True
+    assert state.resume_end() is False
+    assert [end_step(i) for i in state.outbox] == [EndStep.CHECK]
+    work_off(state)
+    assert state.ended == "ended" and state.outbox == []
+
+
 def test_an_end_stored_before_its_steps_reads_as_confirmed() -> None:
     assert end_step(OutboxItem("9:end", OutboxKind.END, {"confirmed": True})) is EndStep.NOTICE
     assert end_step(OutboxItem("9:end", OutboxKind.END, {})) is EndStep.CHECK

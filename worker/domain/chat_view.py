@@ -52,7 +52,16 @@ def describe_chat(state: ConversationState | None, conversation_sid: str) -> dic
             for m in state.members
         ],
         "noticesQueued": state.notices,
-        "pendingWork": [{"id": i.id, "kind": i.kind, "attempts": i.attempts} for i in state.outbox],
+        "pendingWork": [
+            {
+                "id": i.id,
+                "kind": i.kind,
+                "attempts": i.attempts,
+                "lastError": i.error,
+                "notBefore": i.not_before,
+            }
+            for i in state.outbox
+        ],
         "customerLeft": state.customer_left,
         "closedBy": closed_by(state),
         "keptOpen": state.kept_open,

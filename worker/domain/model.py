@@ -436,6 +436,14 @@ class ConversationState:
             self._to_step(end, EndStep.CLOSE if self.customer_left else EndStep.NOTICE)
         return True
 
+    def resume_end(self) -> bool:
+        """An end decided (`ending`) with no end item left to carry it out — what a refused step
+        of the end left behind before the end had steps — is queued again (reconciliation)."""
+        if self.ended != "ending" or any(item.kind == OutboxKind.END for item in self.outbox):
+            return False
+        self._queue(OutboxKind.END, "end", {"step": str(EndStep.CHECK)})
+        return True
+
     def must_end_ignoring_phase(self) -> bool:
         return bool(self.tasks) and not self.inflight() and not self.open_holds()
 

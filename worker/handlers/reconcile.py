@@ -139,7 +139,7 @@ def _reconcile_chat(
         return
     now = deps.clock()
     expired, _ = deps.store.transition(
-        conversation_sid, lambda s: s.expire_holds(now, hold_max_age), create=False
+        conversation_sid, lambda s: (s.resume_end(), s.expire_holds(now, hold_max_age))[1], create=False
     )
     report.holds_expired += len(expired or [])
     policy = Unanswered(deps.settings.unanswered_transfer_action.value)

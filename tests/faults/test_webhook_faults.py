@@ -28,20 +28,21 @@ pytestmark = pytest.mark.faults
 PERIOD = 2.0  # RECONCILE_INTERVAL_SECONDS of the chat stack (conftest)
 END_GRACE = 3.0  # the reconciliation run itself, and the drain that closes the chat
 CHATS = 30
-MAX_CHATS = 120
+MAX_CHATS = 240  # about 1 % of tasks lose both closing events: 120 chats missed it one run in six
 
 
 def unseen_ends(stack: LocalStack, runs: list[ChatRun]) -> dict[str, list[str]]:
     """Chats with a task whose every closing event (wrap-up, completed, canceled) was dropped:
-    only reconciliation can tell the service that task ended."""
-    delivered: dict[str, bool] = {}
+    only reconciliation can tell the service that task ended. (A closing event not sent yet is
+    not lost: counting it so made the scenario stop early, then find no such chat, now and then.)"""
+    dropped: dict[str, bool] = {}
     for d in stack.sandbox.deliveries(kind="taskrouter"):
         if d.event_type in CLOSING_EVENTS:
             task = d.fields.get("TaskSid", "")
-            delivered[task] = delivered.get(task, False) or d.delivered
+            dropped[task] = dropped.get(task, True) and d.fault == "drop"
     found = {}
     for run in runs:
-        blind = [t for t in chat_tasks(stack, run.conversation) if not delivered.get(t, False)]
+        blind = [t for t in chat_tasks(stack, run.conversation) if dropped.get(t, False)]
         if blind:
             found[run.conversation] = blind
     return found

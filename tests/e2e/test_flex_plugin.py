@@ -26,7 +26,6 @@ from ops.localstack import LocalStack, wait_for
 from tests.e2e.browser import BROWSER_MISSING, required
 from tests.e2e.conftest import finish_leftover_tasks
 from tests.e2e.flex_harness import FlexHarness, plugin_missing
-from tests.support.settings import sid
 from worker.domain.notices import display_name, notice_text
 
 if TYPE_CHECKING:
@@ -63,17 +62,6 @@ def stack(harness: FlexHarness) -> Iterator[LocalStack]:
 def agents_free(stack: LocalStack) -> Iterator[None]:
     yield
     finish_leftover_tasks(stack)
-
-
-def skip_unless_served(response: requests.Response, needs: str) -> None:
-    """Skip while the service has no such route: 404/405 without a named field (the endpoint itself
-    answers a probe with a bad token 403, or 404 naming `taskSid`)."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if response.status_code in (404, 405) and not (isinstance(body, dict) and "field" in body):
-        pytest.skip(f"needs {needs} in the service (built on another branch)")
 
 
 def name_of(stack: LocalStack, worker: str) -> str:
@@ -257,10 +245,6 @@ def test_leave_keeps_the_chat_for_others_and_the_last_agent_ends_it(
     page: Page, harness: FlexHarness, stack: LocalStack
 ) -> None:
     base, sb = stack.base_url, stack.sandbox
-    skip_unless_served(
-        requests.post(f"{base}/tasks/{sid('WT', 0)}/leave", json={"Token": "probe"}, timeout=10),
-        "POST /tasks/<taskSid>/leave (issue 15)",
-    )
     chat, agent_a, reservation_a = start_chat_with(stack)
     conversation = chat.conversation_sid
     agent_b = next(n for n in ("alice", "bob") if n != agent_a)

@@ -1,6 +1,6 @@
 """`Flex`: the Interactions API (interactions, their channels, invites and participants) over
 TaskRouter and Conversations, with the token check (`Tokens`) and the chat orchestration
-(`Orchestration`, a subscriber to TaskRouter's task changes)."""
+(`Orchestration`, a subscriber to TaskRouter's `ReservationAccepted`)."""
 
 from __future__ import annotations
 

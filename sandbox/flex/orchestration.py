@@ -40,7 +40,7 @@ class Orchestration:
         task, worker, res = change.task, change.worker, change.reservation
         attrs = task.attrs
         conv_sid = attrs.get("conversationSid") or attrs.get("channelSid")
-        if not conv_sid or worker is None or not self.flags.add_agent_on_accept:
+        if not conv_sid or not self.flags.add_agent_on_accept:
             return
         ch = self.channels.get(attrs.get("flexInteractionChannelSid") or "")
         if "flexInteractionChannelSid" in attrs and (ch is None or task.sid not in ch.task_sids):
@@ -52,7 +52,7 @@ class Orchestration:
             props = {
                 "task_sid": task.sid,
                 "worker_sid": worker.sid,
-                "reservation_sid": res.sid if res else None,
+                "reservation_sid": res.sid,
             }
             part = InteractionParticipant(self.core.sid("UT"), "agent", props, identity)
             ch.participants[part.sid] = part

@@ -36,17 +36,7 @@ Routing follows Twilio's documented behaviour
 
 from . import handlers  # noqa: F401  (registers the REST handlers)
 from .engine import TaskRouter
-from .events import (
-    EventPublished,
-    ReservationAccepted,
-    TaskCanceled,
-    TaskChange,
-    TaskChangeRequested,
-    TaskCompleted,
-    TaskDeleted,
-    TaskSystemDeleted,
-    TaskWrappedUp,
-)
+from .events import EventPublished, ReservationAccepted, TaskChangeRequested
 from .model import Reservation, Task, Worker, Workspace
 from .render import event_json, reservation_json, task_json, worker_json
 
@@ -55,14 +45,8 @@ __all__ = [
     "Reservation",
     "ReservationAccepted",
     "Task",
-    "TaskCanceled",
-    "TaskChange",
     "TaskChangeRequested",
-    "TaskCompleted",
-    "TaskDeleted",
     "TaskRouter",
-    "TaskSystemDeleted",
-    "TaskWrappedUp",
     "Worker",
     "Workspace",
     "event_json",

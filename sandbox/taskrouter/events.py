@@ -1,6 +1,7 @@
 """TaskRouter Events: each change records an Event in its workspace (the `/Events` list) and
-publishes it on the shared bus (`EventPublished`, with the event callback's form fields); task
-lifecycle changes are published as `TaskChange` messages for other products (Flex orchestration).
+publishes it on the shared bus (`EventPublished`, with the event callback's form fields); an
+accepted reservation is published as `ReservationAccepted` (Flex's orchestration hears it), and a
+REST call about to change a task's status as `TaskChangeRequested`.
 While a new task is first routed its events are held, so that task.created comes first."""
 
 from __future__ import annotations
@@ -24,37 +25,14 @@ class EventPublished:
 
 
 @dataclass(frozen=True)
-class TaskChange:
-    """A task moved on in its lifecycle; published after TaskRouter's own events for it."""
+class ReservationAccepted:
+    """A worker accepted a reservation: the task is assigned to them (Flex's orchestration adds
+    them to the chat). Published after TaskRouter's own events for it."""
 
     workspace: Workspace
     task: Task
-    worker: Worker | None
-    reservation: Reservation | None
-
-
-class ReservationAccepted(TaskChange):
-    pass
-
-
-class TaskWrappedUp(TaskChange):
-    pass
-
-
-class TaskCompleted(TaskChange):
-    pass
-
-
-class TaskCanceled(TaskChange):
-    pass
-
-
-class TaskDeleted(TaskChange):
-    pass
-
-
-class TaskSystemDeleted(TaskChange):
-    """TaskRouter itself deleted the task (its TTL passed while assigned or wrapping)."""
+    worker: Worker
+    reservation: Reservation
 
 
 @dataclass(frozen=True)

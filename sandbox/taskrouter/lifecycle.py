@@ -6,14 +6,7 @@ from __future__ import annotations
 
 from ..core import Core, parse_attributes
 from ..errors import PRECONDITION_FAILED, TwilioError, bad_request
-from .events import (
-    ReservationAccepted,
-    TaskCanceled,
-    TaskCompleted,
-    TaskDeleted,
-    TaskSystemDeleted,
-    TaskWrappedUp,
-)
+from .events import ReservationAccepted
 from .model import (
     DEFAULT_TASK_TIMEOUT,
     FINAL,
@@ -208,7 +201,6 @@ class Lifecycle:
             self._set_res(res, "wrapping")
             self._res_event(ws, res, "reservation.wrapup", "wrapped up")
         self.emit(ws, "task.wrapup", "task", task.sid, f"Task {task.sid} wrapping up", task=task)
-        self.core.publish(TaskWrappedUp(ws, task, ws.workers.get(task.worker_sid or ""), res))
         self.dispatch(ws)
 
     def complete(self, ws: Workspace, task: Task, reason: str | None = None) -> None:
@@ -236,7 +228,6 @@ class Lifecycle:
             task=task,
             extra={"TaskCompletedReason": task.reason or ""},
         )
-        self.core.publish(TaskCompleted(ws, task, ws.workers.get(task.worker_sid or ""), res))
         self.dispatch(ws)
 
     def cancel(self, ws: Workspace, task: Task, reason: str | None = None) -> None:
@@ -249,11 +240,7 @@ class Lifecycle:
 
     def _cancel(self, ws: Workspace, task: Task, reason: str | None) -> None:
         now = self.core.now()
-        for sid in task.reservation_sids:
-            res = ws.reservations[sid]
-            if res.status == "pending":
-                self._set_res(res, "canceled")
-                self._res_event(ws, res, "reservation.canceled", "canceled")
+        self._cancel_pending_reservations(ws, task)
         task.assignment_status = "canceled"
         task.reason = reason
         task.date_updated = now
@@ -269,20 +256,21 @@ class Lifecycle:
             task=task,
             extra={"TaskCanceledReason": reason or ""},
         )
-        self.core.publish(TaskCanceled(ws, task, None, None))
         self.dispatch(ws)
 
     def delete_task(self, ws: Workspace, task: Task) -> None:
         """`DELETE /Tasks/{WT}`: task.deleted at once."""
+        self._cancel_pending_reservations(ws, task)
+        self.emit(ws, "task.deleted", "task", task.sid, f"Task {task.sid} deleted", task=task)
+        self._forget(ws, task)
+        self.dispatch(ws)
+
+    def _cancel_pending_reservations(self, ws: Workspace, task: Task) -> None:
         for sid in task.reservation_sids:
             res = ws.reservations[sid]
             if res.status == "pending":
                 self._set_res(res, "canceled")
                 self._res_event(ws, res, "reservation.canceled", "canceled")
-        self.emit(ws, "task.deleted", "task", task.sid, f"Task {task.sid} deleted", task=task)
-        self._forget(ws, task)
-        self.core.publish(TaskDeleted(ws, task, None, None))
-        self.dispatch(ws)
 
     def _forget(self, ws: Workspace, task: Task) -> None:
         """The task and its reservations are gone: fetching them is 404 from now on."""
@@ -293,7 +281,6 @@ class Lifecycle:
     def _system_delete(self, ws: Workspace, task: Task) -> None:
         """An assigned or wrapping task past its TTL: "a task is deleted via the system, after
         the task reaches its TTL" (task.system-deleted, TaskRouter Events reference)."""
-        worker = ws.workers.get(task.worker_sid or "")
         self.emit(
             ws,
             "task.system-deleted",
@@ -303,7 +290,6 @@ class Lifecycle:
             task=task,
         )
         self._forget(ws, task)
-        self.core.publish(TaskSystemDeleted(ws, task, worker, None))
 
     def update_task(
         self,

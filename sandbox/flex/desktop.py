@@ -28,7 +28,7 @@ from ..conversations import Conversations, ConversationsEvent, Origin
 from ..core import Core, Tick
 from ..taskrouter import Task, TaskRouter, Workspace
 from .engine import Flex
-from .model import InteractionChannel, Paused, worker_identity
+from .model import InteractionChannel, Paused, channel_made_for, channel_of_conversation, worker_identity
 from .orchestration import leave_conversation
 
 PAUSE_LIMIT = 14 * 24 * 3600  # a paused task is rerouted to the queue after 14 days
@@ -44,11 +44,6 @@ class AgentDesktop:
     # ------------------------------------------------------------ helpers
     def _task(self, task_sid: str) -> tuple[Workspace, Task]:
         return self.taskrouter.find_task(task_sid)
-
-    def channel_of(self, task: Task) -> InteractionChannel | None:
-        """The interaction channel `task` was made for by the Interactions API, if any."""
-        ch = self.flex.channels.get(task.attrs.get("flexInteractionChannelSid") or "")
-        return ch if ch is not None and task.sid in ch.task_sids else None
 
     def _identity(self, ws: Workspace, task: Task) -> str | None:
         worker = ws.workers.get(task.worker_sid or "")
@@ -67,7 +62,7 @@ class AgentDesktop:
     def end_chat(self, task_sid: str) -> None:
         """Native End chat: the chat ends for everybody."""
         ws, task = self._task(task_sid)
-        ch = self.channel_of(task)
+        ch = channel_made_for(self.flex.channels, task)
         if ch is not None:
             self.flex.update_channel(ch, "closed", None)
             return
@@ -82,7 +77,7 @@ class AgentDesktop:
         if status not in ("closed", "wrapup"):
             raise ValueError("status is closed or wrapup")
         ws, task = self._task(task_sid)
-        ch = self.channel_of(task)
+        ch = channel_made_for(self.flex.channels, task)
         if ch is not None:
             part = ch.agent(task.sid)
             if part is None:
@@ -104,8 +99,7 @@ class AgentDesktop:
         ch = self._interaction_channel(task)
         part = ch.agent(task.sid)
         if part is not None:
-            ch.participants.pop(part.sid, None)
-            leave_conversation(self.conversations, ch.conversation_sid, part.identity, Origin(fire=True))
+            self.flex.drop_agent(ch, part)
         if task.assignment_status == "assigned":
             self.taskrouter.wrapup(ws, task)
         ch.status = "inactive"
@@ -153,20 +147,17 @@ class AgentDesktop:
     def resume(self, conversation_sid: str) -> str:
         """The agent resumes a paused chat (a new task routed to them) or unparks a parked one
         (an invite with the parked routing); returns the new task's SID."""
-        ch = self.channel_for_conversation(conversation_sid)
+        ch = channel_of_conversation(self.flex.channels, conversation_sid)
         if ch is None or (ch.paused is None and ch.parked is None):
             raise LookupError(f"conversation {conversation_sid} is neither paused nor parked")
         return self.flex.resume_channel(ch)
 
     # ------------------------------------------------------------- lookups
     def _interaction_channel(self, task: Task) -> InteractionChannel:
-        ch = self.channel_of(task)
+        ch = channel_made_for(self.flex.channels, task)
         if ch is None:
             raise LookupError(f"task {task.sid} is not a Flex Conversations (interaction) task")
         return ch
-
-    def channel_for_conversation(self, conversation_sid: str) -> InteractionChannel | None:
-        return next((c for c in self.flex.channels.values() if c.conversation_sid == conversation_sid), None)
 
     @staticmethod
     def _channel_name(ws: Workspace, task: Task) -> str:
@@ -188,9 +179,7 @@ class Resumption:
     def _on_conversations_event(self, event: ConversationsEvent) -> None:
         if event.event_type != "onMessageAdded" or event.origin.source != "SDK":
             return
-        ch = next(
-            (c for c in self.flex.channels.values() if c.conversation_sid == event.conversation.sid), None
-        )
+        ch = channel_of_conversation(self.flex.channels, event.conversation.sid)
         if ch is None or not ch.routing or event.fields.get("Author") in self._agent_identities():
             return  # not an interaction's chat, one created without routing, or an agent writing
         if ch.status == "inactive" or ch.parked is not None:

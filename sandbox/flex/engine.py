@@ -11,7 +11,14 @@ from ..conversations import Conversations, Origin
 from ..core import Core, parse_json_param
 from ..errors import TwilioError, bad_request, not_found
 from ..taskrouter import Task, TaskChangeRequested, TaskRouter
-from .model import Interaction, InteractionChannel, InteractionParticipant, Invite, OrchestrationFlags
+from .model import (
+    Interaction,
+    InteractionChannel,
+    InteractionParticipant,
+    Invite,
+    OrchestrationFlags,
+    channel_made_for,
+)
 from .orchestration import Orchestration, leave_conversation
 from .tokens import Token, Tokens
 
@@ -209,7 +216,7 @@ class Flex(Tokens):
         conv = cv.conversations.get(ch.conversation_sid)
         if status == "inactive":
             for part in [p for p in ch.participants.values() if p.type == "agent"]:
-                self._drop_agent(ch, part)
+                self.drop_agent(ch, part)
         if conv is not None and conv.state != "closed":
             cv.update(conv, state="closed" if status == "closed" else "inactive", origin=Origin(fire=True))
 
@@ -247,12 +254,13 @@ class Flex(Tokens):
             elif status == "closed" and task.assignment_status in ("assigned", "wrapping"):
                 tr.complete(ws, task)
         if status == "closed":
-            self._drop_agent(ch, part)
+            self.drop_agent(ch, part)
         else:
             part.status = status
             leave_conversation(self.conversations, ch.conversation_sid, part.identity, Origin(fire=True))
 
-    def _drop_agent(self, ch: InteractionChannel, part: InteractionParticipant) -> None:
+    def drop_agent(self, ch: InteractionChannel, part: InteractionParticipant) -> None:
+        """The agent is out of the channel and of its conversation."""
         ch.participants.pop(part.sid, None)
         leave_conversation(self.conversations, ch.conversation_sid, part.identity, Origin(fire=True))
 
@@ -262,6 +270,6 @@ class Flex(Tokens):
         but the Flex docs call it unsupported ("Best Practices": change them through the
         Interactions Channels subresource). Recorded for tests to assert on."""
         task = request.task
-        ch = self.channels.get(task.attrs.get("flexInteractionChannelSid") or "")
-        if ch is not None and task.sid in ch.task_sids:
+        ch = channel_made_for(self.channels, task)
+        if ch is not None:
             self.misuses.append({"task_sid": task.sid, "channel_sid": ch.sid, "what": request.what})

@@ -1,9 +1,12 @@
-"""Flex's Interactions resources as the sandbox keeps them, and the chat identity of a worker."""
+"""Flex's Interactions resources as the sandbox keeps them, which channel a task or a conversation
+belongs to, and the chat identity of a worker."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+
+from ..taskrouter import Task
 
 FX = "https://flex-api.twilio.com/v1"
 
@@ -67,6 +70,20 @@ class Interaction:
     channel_sid: str
     interaction_context_sid: str | None
     webhook_ttid: str | None
+
+
+def channel_made_for(channels: dict[str, InteractionChannel], task: Task) -> InteractionChannel | None:
+    """The interaction channel the Interactions API made `task` for (interaction create, an invite,
+    a resumption); None for any other task, a plain TaskRouter task that copies
+    ``flexInteractionChannelSid`` included ("Best Practices": agents join through Invites)."""
+    ch = channels.get(task.attrs.get("flexInteractionChannelSid") or "")
+    return ch if ch is not None and task.sid in ch.task_sids else None
+
+
+def channel_of_conversation(
+    channels: dict[str, InteractionChannel], conversation_sid: str
+) -> InteractionChannel | None:
+    return next((c for c in channels.values() if c.conversation_sid == conversation_sid), None)
 
 
 @dataclass

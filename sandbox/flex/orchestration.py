@@ -23,7 +23,13 @@ import json
 from ..conversations import Conversation, Conversations, Origin
 from ..core import Core
 from ..taskrouter import ReservationAccepted
-from .model import InteractionChannel, InteractionParticipant, OrchestrationFlags, worker_identity
+from .model import (
+    InteractionChannel,
+    InteractionParticipant,
+    OrchestrationFlags,
+    channel_made_for,
+    worker_identity,
+)
 
 
 class Orchestration:
@@ -42,8 +48,8 @@ class Orchestration:
         conv_sid = attrs.get("conversationSid") or attrs.get("channelSid")
         if not conv_sid or not self.flags.add_agent_on_accept:
             return
-        ch = self.channels.get(attrs.get("flexInteractionChannelSid") or "")
-        if "flexInteractionChannelSid" in attrs and (ch is None or task.sid not in ch.task_sids):
+        ch = channel_made_for(self.channels, task)
+        if "flexInteractionChannelSid" in attrs and ch is None:
             return  # not made by the Interactions API: Flex adds nobody
         identity = worker_identity(worker.attributes, worker.friendly_name)
         conv = self.conversations.conversations.get(ch.conversation_sid if ch else conv_sid)

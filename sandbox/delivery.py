@@ -234,17 +234,15 @@ class Deliverer(SenderThread):
             return
 
     # -------------------------------------------------------------- waiting
-    def idle(self) -> bool:
-        with self._cond:
-            return not self._queue and self._held is None and not self._busy
+    def _waiting(self) -> bool:
+        return bool(self._queue) or self._held is not None
 
-    def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Block until every queued webhook has been attempted; False on timeout."""
-        deadline = time.monotonic() + timeout
+    def pause(self) -> None:
+        """Hold every webhook back (they queue up, in order) until `resume`."""
         with self._cond:
-            while self._queue or self._held is not None or self._busy:
-                left = deadline - time.monotonic()
-                if left <= 0 or not self._running:
-                    return False
-                self._cond.wait(min(left, 0.1))
-            return True
+            self.paused = True
+
+    def resume(self) -> None:
+        with self._cond:
+            self.paused = False
+            self._cond.notify_all()

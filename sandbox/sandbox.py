@@ -186,13 +186,10 @@ class Sandbox:
 
     def pause_webhooks(self) -> None:
         """Hold every webhook back (they queue up, in order) until `resume_webhooks`."""
-        with self.deliverer._cond:
-            self.deliverer.paused = True
+        self.deliverer.pause()
 
     def resume_webhooks(self) -> None:
-        with self.deliverer._cond:
-            self.deliverer.paused = False
-            self.deliverer._cond.notify_all()
+        self.deliverer.resume()
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0, message: str = "") -> Any:
         """Wait until `predicate()` (called under the sandbox lock) is truthy; returns its value."""

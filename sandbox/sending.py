@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from urllib.request import getproxies
 
 import requests
@@ -34,6 +35,10 @@ class SenderThread:
     def _run(self) -> None:
         raise NotImplementedError
 
+    def _waiting(self) -> bool:
+        """Whether anything is still to be sent (called under `_cond`)."""
+        raise NotImplementedError
+
     def start(self) -> None:
         if self._running:
             return
@@ -47,3 +52,15 @@ class SenderThread:
             self._cond.notify_all()
         if self._thread:
             self._thread.join(timeout=self.join_timeout)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Until everything so far was sent (or given up) and nothing is being sent; False on
+        timeout or when stopped."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._waiting() or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._running:
+                    return False
+                self._cond.wait(min(left, 0.1))
+            return True

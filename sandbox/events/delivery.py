@@ -194,17 +194,5 @@ class SinkDeliverer(SenderThread):
         return status is not None and 200 <= status < 300
 
     # ---- waiting -----------------------------------------------------------------------------
-    def idle(self) -> bool:
-        with self._cond:
-            return not self._heap and not self._busy
-
-    def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Until every batch so far was delivered or given up; False on timeout."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._heap or self._busy:
-                left = deadline - time.monotonic()
-                if left <= 0 or not self._running:
-                    return False
-                self._cond.wait(min(left, 0.1))
-            return True
+    def _waiting(self) -> bool:
+        return bool(self._heap)

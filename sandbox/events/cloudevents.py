@@ -27,6 +27,7 @@ from typing import Any
 from ..clock import iso_ms
 from ..conversations import ConversationsEvent
 from ..taskrouter import EventPublished
+from ..taskrouter.events import snake_case
 from .catalogue import BY_WEBHOOK_NAME, TASKROUTER_SCHEMA, dataschema
 
 _INTEGER_FIELDS = {
@@ -38,11 +39,8 @@ _WEBHOOK_ONLY = {"EventType", "Source", "ClientIdentity", "RetryCount", "Webhook
 _COLLECTIONS = {"task": "Tasks", "worker": "Workers", "workflow": "Workflows", "taskqueue": "TaskQueues"}
 
 
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-def _envelope(kind: str, ce_id: str, source: str, schema: str, time: float, data: dict[str, Any]) -> dict:
+def envelope(kind: str, ce_id: str, source: str, schema: str, time: float, data: dict[str, Any]) -> dict:
+    """A CloudEvent 1.0 as Event Streams sends every event (the sink's test event too)."""
     return {
         "specversion": "1.0",
         "type": kind,
@@ -61,7 +59,7 @@ def taskrouter_cloudevent(published: EventPublished, ce_id: str, version: int) -
     for key, value in fields.items():
         if key in _DROPPED_TASKROUTER:
             continue
-        name = "eventtype" if key == "EventType" else _snake(key)
+        name = "eventtype" if key == "EventType" else snake_case(key)
         payload[name] = int(value) if name in _INTEGER_FIELDS and value.lstrip("-").isdigit() else value
     payload["timestamp"] = iso_ms(event.date)
     group = event.resource_type
@@ -89,7 +87,7 @@ def taskrouter_cloudevent(published: EventPublished, ce_id: str, version: int) -
         "payload": payload,
     }
     kind = f"com.twilio.taskrouter.{event.event_type}"
-    return _envelope(kind, ce_id, source, dataschema(TASKROUTER_SCHEMA, version), event.date, data)
+    return envelope(kind, ce_id, source, dataschema(TASKROUTER_SCHEMA, version), event.date, data)
 
 
 def conversations_type(event: ConversationsEvent) -> str | None:
@@ -122,4 +120,4 @@ def conversations_cloudevent(
     elif event.event_type.startswith("onMessage") and "MessageSid" in data:
         source += f"/Messages/{data['MessageSid']}"
     kind = conversations_type(event) or ""
-    return _envelope(kind, ce_id, source, dataschema(schema_id, version), now, data)
+    return envelope(kind, ce_id, source, dataschema(schema_id, version), now, data)

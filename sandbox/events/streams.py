@@ -20,14 +20,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ..clock import iso_ms
 from ..conversations import ConversationsEvent
 from ..core import Core, Tick
 from ..errors import NOT_MODELLED, TwilioError, bad_request, not_found
 from ..faults import Faults
 from ..taskrouter import EventPublished
 from .catalogue import EVENT_TYPES, LATEST_VERSIONS
-from .cloudevents import conversations_cloudevent, conversations_type, taskrouter_cloudevent
+from .cloudevents import conversations_cloudevent, conversations_type, envelope, taskrouter_cloudevent
 from .model import Sink, Subscription, valid_destination
 
 SINK_TYPES = ("kinesis", "webhook", "segment", "email")
@@ -104,16 +103,14 @@ class EventStreams:
         posts show it), sent now; `Validate` with its test id makes the sink active."""
         sink.last_test_id = test_id
         if sink.sink_type == "webhook":
-            event = {
-                "specversion": "1.0",
-                "type": "com.twilio.eventstreams.test-event",
-                "source": "Sink",
-                "id": self.core.sid("EZ"),
-                "dataschema": "https://events-schemas.twilio.com/EventStreams.TestSink/1.json",
-                "datacontenttype": "application/json",
-                "time": iso_ms(self.core.now()),
-                "data": {"test_id": test_id},
-            }
+            event = envelope(
+                "com.twilio.eventstreams.test-event",
+                self.core.sid("EZ"),
+                "Sink",
+                "https://events-schemas.twilio.com/EventStreams.TestSink/1.json",
+                self.core.now(),
+                {"test_id": test_id},
+            )
             self.outlet(sink, [event])
 
     # ---- subscriptions -------------------------------------------------------------------------

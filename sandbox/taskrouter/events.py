@@ -45,7 +45,8 @@ class TaskChangeRequested:
     what: str
 
 
-def _snake(name: str) -> str:
+def snake_case(name: str) -> str:
+    """A callback field's name as TaskRouter's Event resource (and Event Streams) spell it."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
@@ -149,7 +150,7 @@ class Events:
             resource_sid=resource_sid,
             resource_url=None,
             date=now,
-            data={_snake(k): v for k, v in fields.items() if k not in ("EventType", "Sid", "AccountSid")},
+            data={snake_case(k): v for k, v in fields.items() if k not in ("EventType", "Sid", "AccountSid")},
         )
         if self._held is not None:
             self._held.append((event, fields))

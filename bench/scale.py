@@ -23,6 +23,7 @@ import redis
 from bench.common import say
 from ops.embedded_redis import EmbeddedRedis
 from sandbox import Sandbox
+from sandbox.seeding import web_chat_task_attributes
 from worker.adapters.conversation_store import ConversationStore
 from worker.adapters.transfer_store import TransferStore
 from worker.domain.model import ConversationState, OutboxKind, RetryLimits, TransferInfo
@@ -48,17 +49,8 @@ class ScaleResult:
 
 
 def customer_task_attributes(conversation: str) -> dict[str, object]:
-    """What a web chat's task carries (Studio's Send to Flex, as the sandbox's `start_chat` makes it)."""
-    return {
-        "name": "Maria Garcia",
-        "from": "Maria Garcia",
-        "channelType": "web",
-        "conversationSid": conversation,
-        "customerName": "Maria Garcia",
-        "initiatedBy": "customer",
-        "direction": "inbound",
-        "customers": {"name": "Maria Garcia"},
-    }
+    """What a web chat's task carries, as the sandbox's `start_chat` makes it."""
+    return web_chat_task_attributes("Maria Garcia", conversation)
 
 
 def realistic_state(state: ConversationState, n: int, task_a: str, task_b: str, now: float) -> None:

@@ -29,7 +29,13 @@ from .events import EventStreams, SinkDeliverer, SinkDelivery
 from .faults import Faults
 from .flex import AgentDesktop, Flex, Resumption, channel_json, worker_identity
 from .journal import Journal, RequestRecord
-from .seeding import Chat, FlexSetup, flex_template_workflows, flex_worker_attributes
+from .seeding import (
+    Chat,
+    FlexSetup,
+    flex_template_workflows,
+    flex_worker_attributes,
+    web_chat_task_attributes,
+)
 from .server import close_http_server, make_http_server
 from .taskrouter import TaskRouter, Worker, Workspace, event_json, reservation_json, task_json, worker_json
 
@@ -403,17 +409,7 @@ class Sandbox:
             )
             if first_message:
                 cv.add_message(conv, author=customer, body=first_message, origin=sdk)
-            task_attrs = {
-                "name": customer,
-                "from": customer,
-                "channelType": channel_type,
-                "conversationSid": conv.sid,
-                "customerName": customer,
-                "initiatedBy": "customer",
-                "direction": "inbound",
-                "customers": {"name": customer},
-                **(attributes or {}),
-            }
+            task_attrs = {**web_chat_task_attributes(customer, conv.sid, channel_type), **(attributes or {})}
             if interactions:
                 routing = {
                     "properties": {

@@ -1,5 +1,5 @@
 """What seeding a Flex-like account makes: the SIDs it answers (`FlexSetup`), a customer's chat
-(`Chat`), a Flex worker's attributes, and the workflows of the Flex project template
+(`Chat`) and its task's attributes, a Flex worker's attributes, and the workflows of the Flex project template
 (twilio-professional-services/flex-project-template: "Assign to Anyone" and "Chat Transfer")."""
 
 from __future__ import annotations
@@ -35,6 +35,20 @@ class Chat:
     workspace_sid: str
     interaction_sid: str | None = None
     interaction_channel_sid: str | None = None
+
+
+def web_chat_task_attributes(customer: str, conversation_sid: str, channel_type: str = "web") -> dict:
+    """What a customer's chat task carries, as Studio's Send to Flex makes it."""
+    return {
+        "name": customer,
+        "from": customer,
+        "channelType": channel_type,
+        "conversationSid": conversation_sid,
+        "customerName": customer,
+        "initiatedBy": "customer",
+        "direction": "inbound",
+        "customers": {"name": customer},
+    }
 
 
 def flex_worker_attributes(

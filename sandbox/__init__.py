@@ -77,7 +77,8 @@ Time
 Faults
     ``faults.configure(rate_429=, rate_500=, rate_500_after_commit=, path=, methods=,
     retry_after=, latency=, latency_jitter=, webhook_drop_rate=,
-    webhook_duplicate_rate=, webhook_reorder_rate=, webhook_kinds=, seed=)``;
+    webhook_duplicate_rate=, webhook_reorder_rate=, webhook_kinds=, stream_shuffle=,
+    stream_duplicate_rate=, seed=)``;
     ``faults.fail_next(count, status=429, path=None, method=None, after_commit=False)``;
     ``faults.reset()``; ``faults.counts`` / ``faults.log``.
 Reading back

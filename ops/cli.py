@@ -228,11 +228,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("sandbox", help="the Twilio sandbox alone (its options: chat-transfer sandbox --help)")
 
-    setup = sub.add_parser("setup", help="find (or build) the Chat Transfer workflow; write its sid to .env")
+    setup = sub.add_parser(
+        "setup",
+        help="find (or build) the Chat Transfer workflow, send Twilio's events to the service; "
+        "write the sids to .env",
+    )
     setup.add_argument("--env-file", default=".env", help="the .env to read and update (default ./.env)")
     setup.add_argument("--create-workflow", action="store_true", help="create or update the workflow")
-    setup.add_argument("--dry-run", action="store_true", help="change nothing; print what would change")
-    setup.add_argument("--public-url", metavar="URL", help="point Twilio's webhooks at URL")
+    setup.add_argument("--dry-run", action="store_true", help="change nothing; print the exact change")
+    setup.add_argument(
+        "--public-url", metavar="URL",
+        help="the service's public base URL: the workspace's event callback and the Conversations "
+        "post-event webhook point at it, their event filters merged with what is there",
+    )  # fmt: skip
     setup.add_argument(
         "--event-streams",
         action="store_true",
@@ -241,11 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     setup.add_argument(
         "--conversations-webhook", choices=["service", "global"], default="service",
-        help="set the post-event webhook on the Flex chat service (default) or account-wide",
+        help="with --public-url: the post-event webhook of the Flex chat service (default) or account-wide",
     )  # fmt: skip
     setup.add_argument(
         "--replace-callback", action="store_true",
-        help="take over a callback URL someone else set (printing what it replaces); filters are merged",
+        help="with --public-url: take over a callback URL someone else set (printing what it replaces)",
     )  # fmt: skip
     setup.set_defaults(func=cmd_setup)
 

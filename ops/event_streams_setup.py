@@ -17,10 +17,13 @@ set, the destination carries the credentials and Event Streams sends them on eve
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from worker.domain.cloudevents import HANDLED_TYPES
+
+if TYPE_CHECKING:
+    from ops.setup_account import AccountSetup
 
 EVENT_STREAMS_PATH = "/webhooks/event-streams"
 DESCRIPTION = "flex-chat-transfer"
@@ -82,7 +85,7 @@ class SubscriptionPlan:
 class EventStreamsSetup:
     """Every call through the official twilio library, with AccountSetup's retries and errors."""
 
-    def __init__(self, account: Any) -> None:  # ops.setup_account.AccountSetup
+    def __init__(self, account: AccountSetup) -> None:
         self.account = account
         self.events = account.client.events.v1
 

@@ -34,8 +34,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
+from ops.event_streams_setup import EventStreamsSetup
 from ops.shared_config import ForeignCallback, Plan, plan_conversations_webhook, plan_workspace_callback
 from worker.adapters.http_client import RoutedHttpClient, TwilioTransient
+from worker.domain.cloudevents import HANDLED_TYPES
 from worker.domain.transfer_workflow import (
     EVERYONE_QUEUE,
     WORKFLOW_NAME,
@@ -51,28 +53,10 @@ FLEX_WORKSPACE_NAME = "Flex Task Assignment"
 FLEX_CHAT_SERVICE_NAME = "Flex Chat Service"
 TASKROUTER_PATH = "/webhooks/taskrouter"
 CONVERSATIONS_PATH = "/webhooks/conversations"
-# What worker/handlers/tracking.py acts on; TaskRouter sends nothing else when a filter is set.
-TASKROUTER_EVENTS = (
-    "task.created",
-    "task.wrapup",
-    "task.completed",
-    "task.canceled",
-    "task.deleted",
-    "task.system-deleted",  # TaskRouter deletes an assigned task left for 24 h (docs: "Task lifecycle")
-    "reservation.created",
-    "reservation.accepted",
-    "reservation.rejected",
-    "reservation.timeout",
-    "reservation.canceled",
-    "reservation.rescinded",
-)
-CONVERSATIONS_EVENTS = (
-    "onParticipantAdded",
-    "onParticipantRemoved",
-    "onConversationStateUpdated",
-    "onConversationRemoved",
-    "onConversationUpdated",  # a close's Source and ClientIdentity: who closed it (rule 5)
-)
+# What the service acts on (worker/handlers/tracking.py), by the callback's names: the same list
+# `--event-streams` subscribes to. TaskRouter and Conversations send nothing else once a filter is set.
+TASKROUTER_EVENTS = tuple(h.event_type for h in HANDLED_TYPES.values() if h.taskrouter)
+CONVERSATIONS_EVENTS = tuple(h.event_type for h in HANDLED_TYPES.values() if not h.taskrouter)
 
 ENV_WORKSPACE = "TWILIO_FLEX_WORKSPACE_SID"
 ENV_WORKFLOW = "TWILIO_FLEX_CHAT_TRANSFER_WORKFLOW_SID"
@@ -447,14 +431,10 @@ def run_setup(
         if report.workflow_diff and (dry_run or report.workflow_action in ("created", "updated")):
             setup.say(report.workflow_diff.rstrip("\n"))
         if public_url and event_streams:
-            from ops.event_streams_setup import EventStreamsSetup
-
             credentials = settings.event_streams_basic_auth
             report.webhooks += EventStreamsSetup(setup).ensure(
                 public_url, credentials.get_secret_value() if credentials else None, dry_run=dry_run
             )
-            for line in report.webhooks:
-                setup.say(line)
         elif public_url:
             setup.point_webhooks(
                 report.workspace_sid,
@@ -465,8 +445,8 @@ def run_setup(
                 dry_run=dry_run,
                 replace_callback=replace_callback,
             )
-            for line in report.webhooks:
-                setup.say(line)
+        for line in report.webhooks:
+            setup.say(line)
     except SetupError as error:
         print(f"chat-transfer setup: {error}", file=sys.stderr)
         return 2, report

@@ -297,7 +297,7 @@ class Demo:
         return {p["identity"] for p in self.sb.participants(conversation)}
 
     def identity(self, agent: str) -> str:
-        return agent  # seed_flex's contact_uri is client:<name>
+        return self.setup.identities[agent]
 
     def chat_arrives(self, story: Story, customer: str, first_message: str) -> tuple[Any, str]:
         """The opening every story shares: a chat arrives and the first agent offered accepts it."""

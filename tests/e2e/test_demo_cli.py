@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -43,3 +44,44 @@ def test_demo_runs_with_no_settings_and_every_rule_holds(tmp_path):
     rules = {c["rule"] for c in ended["checks"]}
     assert "the waiting transfer task is canceled (rule 5)" in rules
     assert "nothing is posted into the closed chat" in rules
+
+
+class _StandInStack:
+    """Just enough of a LocalStack for `Demo` when the stories are replaced (nothing starts)."""
+
+    def __init__(self, **_options: object) -> None:
+        self.sandbox = SimpleNamespace(violations=[])
+        self.setup = SimpleNamespace(workers={}, identities={}, tokens={})
+
+    def __enter__(self) -> _StandInStack:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
+
+@pytest.mark.parametrize("outcome", ["holds", "breaks", "raises"])
+def test_the_exit_status_says_whether_every_rule_held(monkeypatch, outcome):
+    """`chat-transfer demo` exits 1 when a story's check fails or a story cannot finish, 0 when all hold."""
+    from ops import demo
+    from ops.cli import main
+
+    def story_that_holds(self: demo.Demo) -> demo.Story:
+        story = demo.Story("a story whose rule holds")
+        self.check(story, "a rule", True)
+        self.stories.append(story)
+        return story
+
+    def last_story(self: demo.Demo) -> demo.Story:
+        if outcome == "raises":
+            raise RuntimeError("the sandbox went away")
+        story = demo.Story("the last story")
+        self.check(story, "another rule", outcome == "holds", "broken on purpose")
+        self.stories.append(story)
+        return story
+
+    monkeypatch.setattr(demo, "LocalStack", _StandInStack)
+    for name in ("warm_transfer_story", "cold_transfer_story", "unanswered_transfer_story"):
+        monkeypatch.setattr(demo.Demo, name, story_that_holds)
+    monkeypatch.setattr(demo.Demo, "native_end_chat_story", last_story)
+    assert main(["demo"]) == (0 if outcome == "holds" else 1)

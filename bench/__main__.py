@@ -23,8 +23,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description=(
-            "Benchmarks of flex-chat-transfer: intake, end to end, cost, scale, profiles, "
-            "and webhook intake under a browser flood."
+            "Benchmarks of flex-chat-transfer: intake (the callback and the Event Streams sink), end to "
+            "end, cost, scale, profiles, webhook intake under a browser flood, and replicated Redis "
+            "(WAIT for a replica, on and off)."
         ),
     )
     parser.add_argument("--quick", action="store_true", help="shorter runs (under three minutes)")
@@ -65,6 +66,13 @@ def main(argv: list[str] | None = None) -> int:
         details[name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
         details.setdefault("cpu", {})[name] = watch.stop()
         details.setdefault("modes", {})[name] = details["mode"]
+        # With --only, the other sections keep an older run's figures, perhaps from another machine.
+        machine = details["machine"]
+        details.setdefault("ran", {})[name] = {
+            "at": details["run_at"],
+            "cpu_model": machine["cpu_model"],
+            "cores": machine["cores"],
+        }
 
     if "intake" in wanted:
         from bench import intake

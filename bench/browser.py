@@ -174,13 +174,23 @@ def run(quick: bool) -> BrowserResult:
     return result
 
 
+def table_lines(details: dict[str, Any]) -> list[str]:
+    """The printed table's lines: webhook intake under each configuration's flood."""
+    return [
+        f"Browser flood, {r['configuration']}: webhook p99 {r['webhook_p99_ms']} ms, "
+        f"{r['webhooks_over_15s']}/{r['webhooks_sent']} past TaskRouter's 15 s"
+        for r in (details.get("browser") or {}).get("runs", [])
+    ]
+
+
 def section(details: dict[str, Any]) -> list[str]:
     """docs/benchmarks.md's part."""
-    from bench.report import _md_table
+    from bench.report import _md_table  # report renders this section: imported when it does
 
     browser = details.get("browser")
     if not browser:
         return []
+    ran = details.get("ran", {}).get("browser", {})
     rows = [
         [
             r["configuration"],
@@ -209,9 +219,8 @@ def section(details: dict[str, Any]) -> list[str]:
         "workers busy with browser requests alone: the flood comes from one address); *guarded* is "
         "the defaults (webhooks/browser_guard.py).",
         "",
-        f"Run {browser.get('run_at', '?')} on {browser.get('machine', {}).get('cpu_model', '?')} "
-        f"({browser.get('machine', {}).get('cores', '?')} cores), apart from the sections above; "
-        f"its CPU row above says how busy the machine was meanwhile.",
+        f"Run {ran.get('at', '?')} on {ran.get('cpu_model', '?')} ({ran.get('cores', '?')} cores); "
+        "its CPU row above says how busy the machine was meanwhile.",
         "",
         _md_table(
             [

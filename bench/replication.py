@@ -74,7 +74,6 @@ class TransferRun:
 @dataclass
 class ReplicationResult:
     redis_server: str = ""
-    cpu_model: str = ""  # the machine table of docs/benchmarks.md may be another section's
     wait_timeout_ms: int = 500
     writes: list[WriteCost] = field(default_factory=list)
     intake: list[IntakeRun] = field(default_factory=list)
@@ -187,9 +186,7 @@ def transfer_latency(ha: RedisHA, plan: list[tuple[float, float]], rounds: int) 
 
 
 def run(quick: bool) -> ReplicationResult:
-    from bench.report import machine
-
-    result = ReplicationResult(cpu_model=machine()["cpu_model"])
+    result = ReplicationResult()
     with RedisHA() as ha:
         result.redis_server = str(ha.binary)
         say(f"ha: primary, replica and 3 Sentinels up ({ha.url})")
@@ -223,6 +220,23 @@ def _least_disturbed(ha: dict[str, Any]) -> str:
     return "Each setting's quietest round (lowest p99): " + "; ".join(parts) + "."
 
 
+def table_lines(details: dict[str, Any]) -> list[str]:
+    """The printed table's lines: what WAIT for a replica adds to one write."""
+    ha = details.get("ha")
+    if not ha:
+        return []
+    writes = {(w["operation"], w["wait"]): w for w in ha["writes"]}
+    lines = []
+    for op in ("transition", "intake script"):
+        off, on = writes.get((op, "off")), writes.get((op, "on"))
+        if off and on:
+            lines.append(
+                f"Replicated Redis, {op}: p50 {off['p50_us']:.0f} µs with WAIT off, "
+                f"{on['p50_us']:.0f} µs on ({on['p50_us'] - off['p50_us']:+.0f} µs)"
+            )
+    return lines
+
+
 def section(details: dict[str, Any]) -> list[str]:
     ha = details.get("ha")
     if not ha:
@@ -238,7 +252,7 @@ def section(details: dict[str, Any]) -> list[str]:
         'the replica before it is acted on; docs/reliability.md, "Failover") and `=0`, side by side in '
         "the same run. On loopback the replica's acknowledgement is a round trip between two processes on "
         "the same two cores; across machines, add the network's round trip to each write. "
-        f"Measured on {ha.get('cpu_model') or details.get('machine', {}).get('cpu_model', '?')}. "
+        f"Measured on {details.get('ran', {}).get('ha', {}).get('cpu_model', '?')}. "
         f"Foreign load took {details.get('cpu', {}).get('ha', {}).get('foreign', 0):.0%} of the machine "
         "during this section: read the per-write costs first, and the rounds' spread before any "
         "single latency.",

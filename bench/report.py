@@ -10,7 +10,7 @@ import subprocess
 from importlib import metadata
 from typing import Any
 
-from bench import replication
+from bench import browser, replication
 
 KEYS = (
     "intake.ceiling_rps",
@@ -243,6 +243,7 @@ def table(details: dict[str, Any], h: dict[str, Any]) -> str:
                 else ""
             )
         )
+    lines += replication.table_lines(details) + browser.table_lines(details)
     lines.append("")
     lines.append(f"{'target':58s} {'goal':28s} {'measured':30s} verdict")
     for name, goal, measured, verdict in targets(details, h):
@@ -333,9 +334,7 @@ def document(details: dict[str, Any], h: dict[str, Any]) -> str:
     parts += _scale_section(details)
     parts += replication.section(details)
     parts += _profile_section(details)
-    from bench.browser import section as browser_section
-
-    parts += browser_section(details)
+    parts += browser.section(details)
     parts += PROPOSALS
     return "\n".join(parts) + "\n"
 

@@ -28,6 +28,7 @@ from typing import Any
 import requests
 
 from bench.common import percentile, rounded, say
+from bench.markdown import md_table
 from ops.embedded_redis import EmbeddedRedis
 from ops.localstack import start_web
 from tests.support.signing import twilio_signature
@@ -185,8 +186,6 @@ def table_lines(details: dict[str, Any]) -> list[str]:
 
 def section(details: dict[str, Any]) -> list[str]:
     """docs/benchmarks.md's part."""
-    from bench.report import _md_table  # report renders this section: imported when it does
-
     browser = details.get("browser")
     if not browser:
         return []
@@ -222,7 +221,7 @@ def section(details: dict[str, Any]) -> list[str]:
         f"Run {ran.get('at', '?')} on {ran.get('cpu_model', '?')} ({ran.get('cores', '?')} cores); "
         "its CPU row above says how busy the machine was meanwhile.",
         "",
-        _md_table(
+        md_table(
             [
                 "configuration",
                 "webhooks",

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from twilio.request_validator import RequestValidator
 from bench.common import ACCOUNT_SID, AUTH_TOKEN, WORKSPACE_SID, percentile, say, service_env
 from ops.embedded_redis import EmbeddedRedis, free_port
 from ops.localstack import ServiceProcess, start_web, wait_for
+from sandbox.taskrouter.events import snake_case
 
 PATH = "/webhooks/taskrouter"
 SINK_PATH = "/webhooks/event-streams"
@@ -104,7 +104,7 @@ def cloudevent(run: int, n: int) -> dict[str, Any]:
     """The same `reservation.accepted` as Event Streams sends it (TaskRouter.WDSEvent: `data.payload`
     is the callback's fields in snake_case), with its own EV sid and CloudEvent id."""
     fields = event_fields(run, n)
-    payload = {re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower(): v for k, v in fields.items() if k != "EventType"}
+    payload = {snake_case(k): v for k, v in fields.items() if k != "EventType"}
     payload["eventtype"] = fields["EventType"]
     del payload["timestamp_ms"]
     for name in ("task_age", "task_priority"):

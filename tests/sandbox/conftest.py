@@ -117,6 +117,8 @@ class Received:
     headers: dict
     form: dict
     query: dict
+    body: str
+    status: int  # what the receiver answered
 
 
 class _Quiet(WSGIRequestHandler):
@@ -126,9 +128,10 @@ class _Quiet(WSGIRequestHandler):
 
 @dataclass
 class Receiver:
-    """A tiny HTTP server that records what it receives and answers `status`."""
+    """A tiny HTTP server that records what it receives and answers from `script`, then `status`."""
 
     status: int = 204
+    script: list[int] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
 
     def __post_init__(self):
@@ -143,13 +146,23 @@ class Receiver:
         raw_url = req.host_url.rstrip("/") + environ.get(
             "REQUEST_URI", req.full_path
         )  # as sent, for signatures
-        rec = Received(
-            req.method, req.path, raw_url, dict(req.headers), req.form.to_dict(), req.args.to_dict()
-        )
+        body = req.get_data(as_text=True)  # read first: the form is then parsed from it
         with self._cond:
-            self.received.append(rec)
+            status = self.script.pop(0) if self.script else self.status
+            self.received.append(
+                Received(
+                    req.method,
+                    req.path,
+                    raw_url,
+                    dict(req.headers),
+                    req.form.to_dict(),
+                    req.args.to_dict(),
+                    body,
+                    status,
+                )
+            )
             self._cond.notify_all()
-        return Response(status=self.status)(environ, start_response)
+        return Response(status=status)(environ, start_response)
 
     def events(self, path: str | None = None, key: str = "EventType") -> list[str]:
         with self._cond:

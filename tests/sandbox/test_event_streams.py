@@ -6,21 +6,18 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
 
 from sandbox import Sandbox
 from worker.domain.cloudevents import domain_event, parse_batch
 from worker.domain.events import ConversationEvent, TaskRouterEvent
 
-from .conftest import _Quiet, twilio_client
+from .conftest import Receiver, twilio_client
 
 SERVICE_TYPES = [
     ("com.twilio.taskrouter.task.created", 4),
@@ -31,49 +28,33 @@ SERVICE_TYPES = [
 
 
 @dataclass
-class Post:
-    url: str
-    headers: dict
-    body: str
-
-
-@dataclass
-class Sink:
-    """A webhook sink that records every request and answers from `script`, then `status`."""
+class Sink(Receiver):
+    """A webhook sink: a receiver that answers 2xx unless its `script` says otherwise."""
 
     status: int = 200
-    script: list[int] = field(default_factory=list)
-    posts: list[Post] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._cond = threading.Condition()
-        self._server = make_server("127.0.0.1", 0, self._app, threaded=True, request_handler=_Quiet)
-        self.url = f"http://127.0.0.1:{self._server.server_port}/sink"
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        super().__post_init__()
+        self.url += "/sink"
 
-    def _app(self, environ, start_response):
-        req = Request(environ)
-        url = req.host_url.rstrip("/") + environ.get("REQUEST_URI", req.full_path)
-        with self._cond:
-            self.posts.append(Post(url, dict(req.headers), req.get_data(as_text=True)))
-            status = self.script.pop(0) if self.script else self.status
-            self._cond.notify_all()
-        return Response(status=status)(environ, start_response)
-
-    def events(self, *, accepted_only: bool = True) -> list[dict]:
+    def cloudevents(self, *, accepted_only: bool = True) -> list[dict]:
         """Every CloudEvent of every request (of those answered 2xx, by default)."""
-        return [e for p in self.posts for e in json.loads(p.body)]
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        with self._cond:
+            return [
+                e
+                for post in self.received
+                if not accepted_only or 200 <= post.status < 300
+                for e in json.loads(post.body)
+            ]
 
 
 @pytest.fixture
 def sink():
     s = Sink()
-    yield s
-    s.stop()
+    try:
+        yield s
+    finally:
+        s.stop()
 
 
 @pytest.fixture
@@ -112,12 +93,12 @@ def test_subscribed_events_come_in_signed_batches_the_service_accepts(sb, flex, 
     task_sid, conversation_sid = play_chat(sb)
     assert sb.wait_idle()
     validator = RequestValidator(sb.auth_token)
-    for post in sink.posts:
+    for post in sink.received:
         assert post.headers["Content-Type"] == "application/json"
         assert "bodySHA256=" in post.url
         assert validator.validate(post.url, post.body, post.headers["X-Twilio-Signature"])
         assert isinstance(json.loads(post.body), list)
-    events = parse_batch(sink.events())
+    events = parse_batch(sink.cloudevents())
     assert Counter(e.type for e in events) == Counter(
         {
             "com.twilio.taskrouter.task.created": 1,
@@ -126,7 +107,7 @@ def test_subscribed_events_come_in_signed_batches_the_service_accepts(sb, flex, 
             "com.twilio.conversations.participant.added": 2,  # the customer, then alice (Flex)
         }
     )
-    assert len(sink.posts) < len(events)  # batched
+    assert len(sink.received) < len(events)  # batched
     mapped = [domain_event(e) for e in events]
     accepted = next(
         m for m in mapped if isinstance(m, TaskRouterEvent) and m.event_type == "reservation.accepted"
@@ -149,7 +130,7 @@ def test_the_cloudevent_has_the_documented_shape(sb, flex, sink):
     subscribe(sb, sink.url, types=[("com.twilio.taskrouter.task.created", 1)])
     chat = sb.start_chat("bo")
     assert sb.wait_idle()
-    [event] = sink.events()
+    [event] = sink.cloudevents()
     assert set(event) == {
         "specversion",
         "type",
@@ -190,11 +171,11 @@ def test_unsubscribed_types_and_other_sinks_types_are_not_sent(sb, flex, sink):
     assert kinesis.status == "initialized"
     play_chat(sb)
     assert sb.wait_idle()
-    assert sink.posts == []
+    assert sink.received == []
     chat = sb.start_chat("cy")
     sb.cancel_task(chat.task_sid, "customer left")
     assert sb.wait_idle()
-    [event] = sink.events()
+    [event] = sink.cloudevents()
     assert event["data"]["payload"]["task_canceled_reason"] == "customer left"
 
 
@@ -202,7 +183,7 @@ def test_one_event_a_request_without_batch_events(sb, flex, sink):
     subscribe(sb, sink.url, batch=False)
     play_chat(sb)
     assert sb.wait_idle()
-    assert len(sink.posts) == 5 and all(len(json.loads(p.body)) == 1 for p in sink.posts)
+    assert len(sink.received) == 5 and all(len(json.loads(p.body)) == 1 for p in sink.received)
 
 
 def test_credentials_in_the_sink_url_are_sent_as_basic_auth_and_left_out_of_the_signature(sb, flex, sink):
@@ -212,7 +193,7 @@ def test_credentials_in_the_sink_url_are_sent_as_basic_auth_and_left_out_of_the_
     assert sb.wait_idle()
     expected = "Basic " + base64.b64encode(b"sink:s3cret").decode()
     validator = RequestValidator(sb.auth_token)
-    for post in sink.posts:
+    for post in sink.received:
         assert post.headers["Authorization"] == expected
         assert "s3cret" not in post.url
         assert validator.validate(post.url, post.body, post.headers["X-Twilio-Signature"])
@@ -268,7 +249,7 @@ def test_faults_shuffle_duplicate_drop_and_reorder_yet_every_event_arrives(fast_
     assert sb.wait_idle(timeout=30)
     counts = sb.faults.counts
     assert counts["stream_shuffled"] and counts["stream_duplicated"] and counts["webhook_dropped"]
-    received = Counter(e["id"] for e in sink.events())
+    received = Counter(e["id"] for e in sink.cloudevents())
     assert set(received) == {e["id"] for e in sb.event_streams.streamed}  # none lost
     assert max(received.values()) > 1  # some twice
 
@@ -284,7 +265,7 @@ def test_subscriptions_follow_changes_to_their_types(sb, flex, sink):
     ]
     play_chat(sb)
     assert sb.wait_idle()
-    [event] = sink.events()
+    [event] = sink.cloudevents()
     assert event["type"] == "com.twilio.taskrouter.task.completed"
     assert event["dataschema"].endswith("/TaskRouter.WDSEvent/3")
 

@@ -32,7 +32,6 @@ EventsFilter and the chat service's webhook filters name only the events the ser
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import re
@@ -189,15 +188,9 @@ def subscribe_as_setup_does(stack: LocalStack) -> None:
     to every event; measured that way, the receiver and the workers would also pay for events a
     real account never sends them (of a transfer: the new task's workflow and queue events and
     the original task's `task.updated`, 4 of its 5 TaskRouter events when the task waits)."""
-    from ops.setup_account import AccountSetup, Report, SetupSettings
+    from ops.setup_account import Report
 
-    settings = SetupSettings(  # type: ignore[call-arg]
-        _env_file=None,
-        twilio_account_sid=stack.sandbox.account_sid,
-        twilio_auth_token=stack.sandbox.auth_token,
-        twilio_api_base_url=stack.sandbox.base_url,
-    )
-    AccountSetup(settings, out=io.StringIO()).point_webhooks(
+    stack.account_setup().point_webhooks(
         stack.setup.workspace_sid,
         stack.setup.chat_service_sid,
         stack.base_url,

@@ -17,12 +17,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import redis
 import requests
 
 from ops.embedded_redis import EmbeddedRedis, free_port
+
+if TYPE_CHECKING:
+    from ops.setup_account import AccountSetup
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[1]
@@ -193,11 +196,10 @@ class LocalStack:
         self.redis = self.state_client(decode_responses=True)
         return self
 
-    def subscribe_event_streams(self, public_url: str | None = None) -> list[str]:
-        """The sink and subscription `chat-transfer setup --event-streams` makes, by its code."""
+    def account_setup(self) -> AccountSetup:
+        """`chat-transfer setup`'s code against this stack's sandbox (its output kept quiet)."""
         import io
 
-        from ops.event_streams_setup import EventStreamsSetup
         from ops.setup_account import AccountSetup, SetupSettings
 
         settings = SetupSettings(  # type: ignore[call-arg]
@@ -206,7 +208,13 @@ class LocalStack:
             twilio_auth_token=self.sandbox.auth_token,
             twilio_api_base_url=self.sandbox.base_url,
         )
-        setup = EventStreamsSetup(AccountSetup(settings, out=io.StringIO()))
+        return AccountSetup(settings, out=io.StringIO())
+
+    def subscribe_event_streams(self, public_url: str | None = None) -> list[str]:
+        """The sink and subscription `chat-transfer setup --event-streams` makes, by its code."""
+        from ops.event_streams_setup import EventStreamsSetup
+
+        setup = EventStreamsSetup(self.account_setup())
         return setup.ensure(public_url or self.base_url, None, dry_run=False)
 
     def state_client(self, **options: Any) -> redis.Redis:

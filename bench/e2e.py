@@ -187,9 +187,13 @@ def subscribe_as_setup_does(stack: LocalStack) -> None:
     service's webhook filters name only the events the service handles. LocalStack subscribes
     to every event; measured that way, the receiver and the workers would also pay for events a
     real account never sends them (of a transfer: the new task's workflow and queue events and
-    the original task's `task.updated`, 4 of its 5 TaskRouter events when the task waits)."""
+    the original task's `task.updated`, 4 of its 5 TaskRouter events when the task waits).
+
+    Setup runs as on an account with no event callback yet: on LocalStack's own callback, which has
+    no filter (every event), setup would add nothing, since it never narrows what others hear."""
     from ops.setup_account import Report
 
+    stack.sandbox.set_event_callback(None)
     stack.account_setup().point_webhooks(
         stack.setup.workspace_sid,
         stack.setup.chat_service_sid,

@@ -220,28 +220,27 @@ def _least_disturbed(ha: dict[str, Any]) -> str:
     return "Each setting's quietest round (lowest p99): " + "; ".join(parts) + "."
 
 
+def _write_costs(ha: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(operation, WAIT off, WAIT on) for each write measured both ways."""
+    writes = {(w["operation"], w["wait"]): w for w in ha["writes"]}
+    pairs = [(op, writes.get((op, "off")), writes.get((op, "on"))) for op in ("transition", "intake script")]
+    return [(op, off, on) for op, off, on in pairs if off and on]
+
+
 def table_lines(details: dict[str, Any]) -> list[str]:
     """The printed table's lines: what WAIT for a replica adds to one write."""
     ha = details.get("ha")
-    if not ha:
-        return []
-    writes = {(w["operation"], w["wait"]): w for w in ha["writes"]}
-    lines = []
-    for op in ("transition", "intake script"):
-        off, on = writes.get((op, "off")), writes.get((op, "on"))
-        if off and on:
-            lines.append(
-                f"Replicated Redis, {op}: p50 {off['p50_us']:.0f} µs with WAIT off, "
-                f"{on['p50_us']:.0f} µs on ({on['p50_us'] - off['p50_us']:+.0f} µs)"
-            )
-    return lines
+    return [
+        f"Replicated Redis, {op}: p50 {off['p50_us']:.0f} µs with WAIT off, "
+        f"{on['p50_us']:.0f} µs on ({on['p50_us'] - off['p50_us']:+.0f} µs)"
+        for op, off, on in (_write_costs(ha) if ha else [])
+    ]
 
 
 def section(details: dict[str, Any]) -> list[str]:
     ha = details.get("ha")
     if not ha:
         return []
-    writes = {(w["operation"], w["wait"]): w for w in ha["writes"]}
     lines = [
         "",
         "## Replicated Redis: WAIT for a replica, on and off",
@@ -260,13 +259,11 @@ def section(details: dict[str, Any]) -> list[str]:
         "| per write (in-process, one at a time) | WAIT off p50 / p99 | WAIT on p50 / p99 | added p50 |",
         "|---|---|---|---|",
     ]
-    for op in ("transition", "intake script"):
-        off, on = writes.get((op, "off")), writes.get((op, "on"))
-        if off and on:
-            lines.append(
-                f"| {op} ({off['n']}) | {off['p50_us']:.0f} / {off['p99_us']:.0f} µs | "
-                f"{on['p50_us']:.0f} / {on['p99_us']:.0f} µs | {on['p50_us'] - off['p50_us']:+.0f} µs |"
-            )
+    for op, off, on in _write_costs(ha):
+        lines.append(
+            f"| {op} ({off['n']}) | {off['p50_us']:.0f} / {off['p99_us']:.0f} µs | "
+            f"{on['p50_us']:.0f} / {on['p99_us']:.0f} µs | {on['p50_us'] - off['p50_us']:+.0f} µs |"
+        )
     lines += ["", _least_disturbed(ha)]
     lines += [
         "",

@@ -6,7 +6,8 @@ configured so), signed with ``X-Twilio-Signature`` exactly as Twilio signs
 (`twilio.request_validator.RequestValidator(auth_token).compute_signature(url, params)`)
 and carrying ``I-Twilio-Idempotency-Token`` (the same on every redelivery).
 
-TaskRouter's event callback is never retried (TaskRouter logs a failed callback and moves on). A
+TaskRouter's event callback is sent once (the description says its URL supports connection
+overrides; the sandbox does not apply them there: README, what is not modelled). A
 Conversations webhook is retried as its URL's connection overrides say ("Webhooks (HTTP
 callbacks): Connection Overrides"): ``#rc=`` retry count (0-5, default 1), ``rp=`` retry policy
 (``4xx``, ``5xx``, ``ct`` connection failure, ``rt`` read timeout, ``all``; default ``ct``),

@@ -1,6 +1,7 @@
 """The workspace's event callback: a subscriber to `EventPublished` that POSTs the event's
 fields to the workspace's ``EventCallbackUrl`` when its ``EventsFilter`` lets it through
-(TaskRouter does not retry; the Deliverer signs and records)."""
+(sent once: the connection overrides its URL may carry are not modelled; the Deliverer signs
+and records)."""
 
 from __future__ import annotations
 

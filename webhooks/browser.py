@@ -27,7 +27,7 @@ from worker.adapters.twilio_gateway import NotFound, TwilioGateway, TwilioReject
 from worker.domain.errors import Forbidden, InvalidInput, ServiceUnavailable
 
 P = ParamSpec("P")
-# Paths the Flex UI calls from another origin, and the headers it may send (API-SHAPES).
+# Paths the Flex UI calls from another origin, and the headers it may send (CONTRACT §4).
 CORS_PATHS = (r"/transfers*", r"/tasks/*", r"/chats/*")
 CORS_HEADERS = ["Content-Type", "Idempotency-Key", "X-Flex-Token"]
 

@@ -1,4 +1,4 @@
-"""`POST /tasks/<taskSid>/leave` (CONTRACT §4, API-SHAPES): the agent's Leave chat, for the plugin.
+"""`POST /tasks/<taskSid>/leave` (CONTRACT §4): the agent's Leave chat, for the plugin.
 
 The receiver only checks and queues: the agent's Flex token (the worker on the task, or a
 supervisor: `webhooks.browser.authorize_task`), that the task is a chat task in flight, then a
@@ -31,13 +31,15 @@ from worker.domain.events import conversation_sid_in
 from worker.domain.model import CLOSED, CloseReason
 
 bp = Blueprint("leave", __name__)
-# A task closed for the chat, in TaskRouter's words (the 409's `status`).
-ASSIGNMENT_STATUS = {
+# A task closed for the chat, in TaskRouter's words (the 409's `status`); a reason this version
+# does not know (a state written by a newer one) reads "closed".
+ASSIGNMENT_STATUS: dict[str, str] = {
     CloseReason.WRAPUP: "wrapping",
     CloseReason.COMPLETED: "completed",
     CloseReason.CANCELED: "canceled",
     CloseReason.TIMED_OUT: "canceled",
     CloseReason.DELETED: "deleted",
+    CloseReason.CHAT_ALREADY_ENDED: "canceled",
 }
 
 
@@ -55,7 +57,7 @@ def _chat_in_flight(task_sid: str) -> str:
     task = state.tasks.get(task_sid) if state else None
     if state is not None and task is not None:
         if task.status == CLOSED and task.reason != CloseReason.LEFT:
-            raise _not_in_flight(ASSIGNMENT_STATUS.get(CloseReason(task.reason or "completed"), "closed"))
+            raise _not_in_flight(ASSIGNMENT_STATUS.get(task.reason or CloseReason.COMPLETED, "closed"))
         if task.assigned:
             return state.sid
     gateway: TwilioGateway = ext("gateway")

@@ -1,4 +1,4 @@
-/** The service's browser-facing endpoints as a fake `fetch`, answering as API-SHAPES.md says. */
+/** The service's browser-facing endpoints as a fake `fetch`, answering as the service's webhooks/openapi.json describes. */
 import type { ChatView } from '../src/utils/ServiceClient';
 import { CONVERSATION, fakeFetch, FakeAnswer, RecordedRequest, sid, WORKER } from './fakes';
 

@@ -1,5 +1,5 @@
 """`POST /tasks/<taskSid>/leave` in-process, against the sandbox over HTTP: who may leave, what is
-queued, and every refusal answered as API-SHAPES says (and nothing queued)."""
+queued, and every refusal answered as webhooks/openapi.json says (and nothing queued)."""
 
 from __future__ import annotations
 
@@ -140,6 +140,20 @@ def test_a_task_not_in_flight_is_409_with_its_status(desk: Desk) -> None:
     )
     tracked = desk.leave(desk.chat.task_sid, desk.tokens[agent])
     assert (tracked.status_code, tracked.get_json()["status"]) == (409, "completed")
+    assert desk.queue.sent == []
+
+
+def test_a_task_created_on_a_chat_that_had_ended_is_409_canceled(desk: Desk) -> None:
+    """A task TaskRouter created after its chat ended is closed by the model (and canceled in
+    TaskRouter), with a reason of its own: leaving it is a conflict, never a 500."""
+
+    def ended_then_created(state: Any) -> None:
+        state.ended = "ended"
+        state.track(desk.chat.task_sid)
+
+    desk.store.transition(desk.chat.conversation_sid, ended_then_created)
+    response = desk.leave(desk.chat.task_sid, desk.tokens[holder(desk)])
+    assert (response.status_code, response.get_json()["status"]) == (409, "canceled")
     assert desk.queue.sent == []
 
 

@@ -82,7 +82,7 @@ def may_read(state: ConversationState, worker_sid: str | None, *, is_supervisor:
 
 
 def chat_for_agents(state: ConversationState) -> dict[str, Any]:
-    """`GET /chats/<CH>` (API-SHAPES): what the agents' Flex plugin shows of a tracked chat."""
+    """`GET /chats/<CH>` (CONTRACT §4): what the agents' Flex plugin shows of a tracked chat."""
     ended = state.ended == "ended" or state.customer_left
     return {
         "conversationSid": state.sid,

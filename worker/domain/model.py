@@ -48,6 +48,7 @@ class CloseReason(StrEnum):
     DELETED = "deleted"
     TIMED_OUT = "timed-out"  # canceled by TaskRouter's TTL
     LEFT = "left"  # the agent left through the service (POST /tasks/<WT>/leave)
+    CHAT_ALREADY_ENDED = "chat-already-ended"  # created on an ended chat; canceled in TaskRouter
 
 
 UNANSWERED = (CloseReason.CANCELED, CloseReason.DELETED, CloseReason.TIMED_OUT)
@@ -249,7 +250,9 @@ class ConversationState:
         if self.ended == "ended":
             # A task created on a chat that already ended: keep it closed, do not reopen the chat,
             # and take it out of TaskRouter's queues so no agent is offered a closed chat.
-            self.tasks[task_sid] = TrackedTask(status=CLOSED, reason="chat-already-ended", transfer=transfer)
+            self.tasks[task_sid] = TrackedTask(
+                status=CLOSED, reason=CloseReason.CHAT_ALREADY_ENDED, transfer=transfer
+            )
             self._queue(OutboxKind.CANCEL_TASKS, "cancel", {"tasks": [task_sid]})
             return True
         # reservation.accepted may have outrun task.created: the agent already holds the task.

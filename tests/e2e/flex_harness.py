@@ -12,6 +12,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import threading
 import uuid
 from http import HTTPStatus
@@ -32,13 +35,34 @@ VENDOR = {
 HARNESS_FILES = {"flex-runtime.js", "desktop.css"}
 
 
+def _missing_files() -> list[Path]:
+    return [path for path in (BUNDLE, *VENDOR.values()) if not path.exists()]
+
+
 def plugin_missing() -> str | None:
-    """Why the built plugin cannot be loaded, or None."""
-    missing = [path for path in (BUNDLE, *VENDOR.values()) if not path.exists()]
-    if missing:
+    """Why the built plugin cannot be loaded and `build_plugin` cannot make it, or None."""
+    missing = _missing_files()
+    if missing and shutil.which("npm") is None:
         names = ", ".join(str(path.relative_to(PLUGIN)) for path in missing)
-        return f"no built Flex plugin ({names}): cd flex-plugin && npm ci && npm run build"
+        return f"no built Flex plugin ({names}) and no npm on PATH to build it (flex-plugin/, npm run build)"
     return None
+
+
+def build_plugin() -> None:
+    """Installs and builds the plugin as `.ci/run` does, when its bundle is not there yet, so that the
+    README's test command needs nothing run before it (about two minutes, once per checkout)."""
+    if not _missing_files():
+        return
+    env = {
+        **os.environ,
+        "npm_config_cache": str(PLUGIN / ".npm-cache"),
+        "npm_config_update_notifier": "false",
+        "npm_config_fund": "false",
+        "npm_config_audit": "false",
+    }
+    if not all(path.exists() for path in VENDOR.values()):
+        subprocess.run(["npm", "ci", "--loglevel=error"], cwd=PLUGIN, env=env, check=True, timeout=900)
+    subprocess.run(["npm", "run", "build"], cwd=PLUGIN, env=env, check=True, timeout=600)
 
 
 class FlexHarness:

@@ -5,11 +5,11 @@ over HTTP — cross-origin, as from flex.twilio.com — to the whole service run
 - Transfer from Flex's directory → the plugin's POST /transfers → the sandbox has the transfer task.
 - The service's notices render as centred notices, in the agent's language, not as chat bubbles.
 - Who is here (GET /chats/<CH>): the Leave label counts the colleague; the People tab lists them.
-- Leave → the chat goes on while another agent is in it, and ends when the last one leaves (rule 2);
-  that test needs POST /tasks/<sid>/leave, built on another branch, and skips (naming it) only
-  while the service answers it 404/405 without naming a field.
+- Leave → the chat goes on while another agent is in it, and ends when the last one leaves (rule 2).
 
-With CI=true a missing browser or bundle fails the run (tests/e2e/browser.py), never skips it.
+A checkout with no bundle yet has it built first (`npm ci`, `npm run build`), so the README's test
+command needs nothing before it; with CI=true a missing browser or npm fails the run
+(tests/e2e/browser.py), never skips it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import requests
 from ops.localstack import LocalStack, wait_for
 from tests.e2e.browser import BROWSER_MISSING, required
 from tests.e2e.conftest import finish_leftover_tasks
-from tests.e2e.flex_harness import FlexHarness, plugin_missing
+from tests.e2e.flex_harness import FlexHarness, build_plugin, plugin_missing
 from worker.domain.notices import display_name, notice_text
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def harness() -> Iterator[FlexHarness]:
+    build_plugin()
     with FlexHarness() as serving:
         yield serving
 

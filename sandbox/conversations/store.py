@@ -3,12 +3,17 @@ change publishes a `ConversationsEvent`; the post-event webhook is its subscribe
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from ..clock import iso, iso_ms, parse_iso_duration
 from ..core import Core, Tick, parse_attributes
 from ..errors import INITIAL_STATE_CLOSED, PARTICIPANT_EXISTS, TwilioError, bad_request, not_found
 from .events import ConversationsEvent, conversation_fields, message_fields, participant_fields
 from .model import STATES, Conversation, Message, Origin, Participant, Service, WebhookConfig, writable
 from .webhooks import PostEventWebhook
+
+Found = TypeVar("Found")
 
 
 class Conversations:
@@ -40,9 +45,7 @@ class Conversations:
 
     # ------------------------------------------------------ conversations
     def get(self, sid_or_name: str, service_sid: str | None = None) -> Conversation:
-        conv = self.conversations.get(sid_or_name)
-        if conv is None:
-            conv = next((c for c in self.conversations.values() if c.unique_name == sid_or_name), None)
+        conv = _by_sid_or_name(self.conversations, sid_or_name, lambda c: c.unique_name)
         if conv is None or (service_sid is not None and conv.service_sid != service_sid):
             raise not_found(f"The requested resource /Conversations/{sid_or_name} was not found")
         return conv
@@ -151,9 +154,7 @@ class Conversations:
 
     # --------------------------------------------------------- participants
     def participant(self, conv: Conversation, sid_or_identity: str) -> Participant:
-        p = conv.participants.get(sid_or_identity)
-        if p is None:
-            p = next((x for x in conv.participants.values() if x.identity == sid_or_identity), None)
+        p = _by_sid_or_name(conv.participants, sid_or_identity, lambda x: x.identity)
         if p is None:
             raise not_found(f"Participant {sid_or_identity} not found")
         return p
@@ -352,3 +353,13 @@ class Conversations:
 
     def _fire(self, conv: Conversation, event_type: str, fields: dict, origin: Origin, minimal=False) -> None:
         self.core.publish(ConversationsEvent(event_type, conv, fields, origin, minimal))
+
+
+def _by_sid_or_name(
+    items: dict[str, Found], key: str, name_of: Callable[[Found], str | None]
+) -> Found | None:
+    """Twilio fetches a conversation by SID or unique name, a participant by SID or identity."""
+    found = items.get(key)
+    if found is None:
+        found = next((item for item in items.values() if name_of(item) == key), None)
+    return found

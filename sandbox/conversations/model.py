@@ -95,6 +95,18 @@ class Conversation:
     def date_closed(self) -> float | None:
         return self.last_activity + self.closed_after if self.closed_after else None
 
+    def armed_timers(self) -> list[tuple[float, str]]:
+        """(when, the state it moves to) of each timer that can still fire, the closed timer first:
+        it wins when both are due. Only an active conversation goes inactive."""
+        if self.state == "closed":
+            return []
+        timers = []
+        if self.date_closed is not None:
+            timers.append((self.date_closed, "closed"))
+        if self.state == "active" and self.date_inactive is not None:
+            timers.append((self.date_inactive, "inactive"))
+        return timers
+
 
 def writable(conv: Conversation) -> None:
     """A closed conversation is final: Twilio refuses any change with 50377."""

@@ -319,27 +319,15 @@ class Conversations:
         now = self.core.now()
         timer = Origin(source="API", fire=True, reason="TIMER")
         for conv in list(self.conversations.values()):
-            if conv.state == "closed":
-                continue
-            if conv.date_closed is not None and conv.date_closed <= now:
-                previous, conv.state = conv.state, "closed"
-                conv.date_updated = now
-                self._state_changed(conv, previous, timer)
-            elif conv.state == "active" and conv.date_inactive is not None and conv.date_inactive <= now:
-                previous, conv.state = conv.state, "inactive"
+            due = next((state for when, state in conv.armed_timers() if when <= now), None)
+            if due is not None:
+                previous, conv.state = conv.state, due
                 conv.date_updated = now
                 self._state_changed(conv, previous, timer)
 
     def next_deadline(self) -> float | None:
-        times = []
-        for conv in self.conversations.values():
-            if conv.state == "closed":
-                continue
-            if conv.date_closed is not None:
-                times.append(conv.date_closed)
-            if conv.state == "active" and conv.date_inactive is not None:
-                times.append(conv.date_inactive)
-        return min(times) if times else None
+        times = [when for conv in self.conversations.values() for when, _state in conv.armed_timers()]
+        return min(times, default=None)
 
     # -------------------------------------------------------------- webhooks
     def webhook_target(self, conv: Conversation) -> WebhookConfig | None:

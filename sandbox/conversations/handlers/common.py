@@ -3,12 +3,15 @@ origin of a REST change."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from ...errors import bad_request
-from ...rest import Req
+from ...rest import Answer, Req, route
 from ..model import Conversation, Origin
 from ..store import Conversations
+
+Handler = Callable[[Req], Answer]
 
 
 def conversations_of(req: Req) -> Conversations:
@@ -46,3 +49,15 @@ def timestamp(value: str | None) -> float | None:
 
 
 CONV_PATHS = ("/v1/Conversations", "/v1/Services/{ChatServiceSid}/Conversations")
+
+
+def conversations_route(path: str, *methods: str) -> Callable[[Handler], Handler]:
+    """Registers a handler for `path` below both CONV_PATHS: Twilio serves every conversation
+    resource at the account's default service and again below /Services/{ChatServiceSid}."""
+
+    def register(handler: Handler) -> Handler:
+        for conversations_path in CONV_PATHS:
+            route("conversations", conversations_path + path, *methods)(handler)
+        return handler
+
+    return register

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from ...rest import Req, no_content, ok, paginate, route
+from ...rest import Req, no_content, ok, paginate
 from ..model import CV
 from ..render import conversation_json, conversation_url, message_json, participant_json
 from .common import (
-    CONV_PATHS,
     conversation_of,
     conversations_of,
+    conversations_route,
     in_conversation,
     origin_of,
     service_sid_of,
@@ -16,8 +16,7 @@ from .common import (
 )
 
 
-@route("conversations", CONV_PATHS[0], "GET", "POST")
-@route("conversations", CONV_PATHS[1], "GET", "POST")
+@conversations_route("", "GET", "POST")
 def conversations(req: Req):
     cv = conversations_of(req)
     svc = service_sid_of(req)
@@ -49,8 +48,7 @@ def conversations(req: Req):
     return paginate(req, items, "conversations", url, lambda c: conversation_json(cv, c, via))
 
 
-@route("conversations", "/v1/Conversations/{Sid}", "GET", "POST", "DELETE")
-@route("conversations", "/v1/Services/{ChatServiceSid}/Conversations/{Sid}", "GET", "POST", "DELETE")
+@conversations_route("/{Sid}", "GET", "POST", "DELETE")
 def conversation(req: Req):
     cv = conversations_of(req)
     conv = conversation_of(req, "Sid")
@@ -72,13 +70,7 @@ def conversation(req: Req):
     return ok(conversation_json(cv, conv, via))
 
 
-@route("conversations", "/v1/Conversations/{ConversationSid}/Participants", "GET", "POST")
-@route(
-    "conversations",
-    "/v1/Services/{ChatServiceSid}/Conversations/{ConversationSid}/Participants",
-    "GET",
-    "POST",
-)
+@conversations_route("/{ConversationSid}/Participants", "GET", "POST")
 def participants(req: Req):
     cv, conv, via = in_conversation(req)
     if req.method == "POST":
@@ -103,14 +95,7 @@ def participants(req: Req):
     )
 
 
-@route("conversations", "/v1/Conversations/{ConversationSid}/Participants/{Sid}", "GET", "POST", "DELETE")
-@route(
-    "conversations",
-    "/v1/Services/{ChatServiceSid}/Conversations/{ConversationSid}/Participants/{Sid}",
-    "GET",
-    "POST",
-    "DELETE",
-)
+@conversations_route("/{ConversationSid}/Participants/{Sid}", "GET", "POST", "DELETE")
 def participant(req: Req):
     cv, conv, via = in_conversation(req)
     p = cv.participant(conv, req["Sid"])
@@ -129,10 +114,7 @@ def participant(req: Req):
     return ok(participant_json(cv, conv, p, via))
 
 
-@route("conversations", "/v1/Conversations/{ConversationSid}/Messages", "GET", "POST")
-@route(
-    "conversations", "/v1/Services/{ChatServiceSid}/Conversations/{ConversationSid}/Messages", "GET", "POST"
-)
+@conversations_route("/{ConversationSid}/Messages", "GET", "POST")
 def messages(req: Req):
     cv, conv, via = in_conversation(req)
     if req.method == "POST":
@@ -152,14 +134,7 @@ def messages(req: Req):
     return paginate(req, items, "messages", url, lambda m: message_json(cv, conv, m, via))
 
 
-@route("conversations", "/v1/Conversations/{ConversationSid}/Messages/{Sid}", "GET", "POST", "DELETE")
-@route(
-    "conversations",
-    "/v1/Services/{ChatServiceSid}/Conversations/{ConversationSid}/Messages/{Sid}",
-    "GET",
-    "POST",
-    "DELETE",
-)
+@conversations_route("/{ConversationSid}/Messages/{Sid}", "GET", "POST", "DELETE")
 def message(req: Req):
     cv, conv, via = in_conversation(req)
     m = cv.message(conv, req["Sid"])

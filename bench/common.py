@@ -28,19 +28,9 @@ def percentile(values: Sequence[float], pct: float) -> float:
 
 def service_env(redis_url: str, **extra: str) -> dict[str, str]:
     """Settings for a receiver that only takes events (no Twilio calls are made on intake)."""
-    from ops.embedded_redis import free_port
+    from ops.localstack import intake_env
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "CELERY_", "REDIS_"))}
-    env.update(
-        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        TWILIO_FLEX_WORKSPACE_SID=WORKSPACE_SID,
-        TWILIO_FLEX_CHAT_TRANSFER_WORKFLOW_SID=WORKFLOW_SID,
-        REDIS_URL=redis_url,
-        TWILIO_API_BASE_URL=f"http://127.0.0.1:{free_port()}",
-    )
-    env.update(extra)
-    return env
+    return intake_env(redis_url, ACCOUNT_SID, AUTH_TOKEN, WORKSPACE_SID, WORKFLOW_SID, **extra)
 
 
 def say(message: str) -> None:

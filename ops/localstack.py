@@ -140,6 +140,29 @@ def start_web(
     return web, base
 
 
+def inherited_env() -> dict[str, str]:
+    """This process's environment without the service's own settings (TWILIO_, CELERY_, REDIS_), so
+    a child service reads only the settings it is given."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "CELERY_", "REDIS_"))}
+
+
+def intake_env(
+    redis_url: str, account_sid: str, auth_token: str, workspace_sid: str, workflow_sid: str, **extra: str
+) -> dict[str, str]:
+    """Settings for a receiver and workers that only take events: the Twilio API base URL is a free
+    port nothing answers on, as intake makes no Twilio calls. `extra` overrides any of them."""
+    return {
+        **inherited_env(),
+        "TWILIO_ACCOUNT_SID": account_sid,
+        "TWILIO_AUTH_TOKEN": auth_token,
+        "TWILIO_FLEX_WORKSPACE_SID": workspace_sid,
+        "TWILIO_FLEX_CHAT_TRANSFER_WORKFLOW_SID": workflow_sid,
+        "REDIS_URL": redis_url,
+        "TWILIO_API_BASE_URL": f"http://127.0.0.1:{free_port()}",
+        **extra,
+    }
+
+
 DEFAULT_WORKERS = (
     {"name": "alice", "full_name": "Alice Adams", "skills": ["sales", "support"]},
     {"name": "bob", "full_name": "Bob Brown", "public_identity": "Bob", "skills": ["sales"]},
@@ -226,7 +249,7 @@ class LocalStack:
         return redis_client(settings_from(self.env, redis_wait_replicas=0), **options)
 
     def service_env(self) -> dict[str, str]:
-        keep = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "CELERY_", "REDIS_"))}
+        keep = inherited_env()
         keep.pop("CHAT_TRANSFER_FAULT_INJECTION", None)
         return {
             **keep,

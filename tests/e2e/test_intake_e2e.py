@@ -4,7 +4,6 @@ under gunicorn over real HTTP, requests signed as Twilio signs them."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -13,7 +12,8 @@ import pytest
 import redis
 import requests
 
-from ops.embedded_redis import EmbeddedRedis, free_port
+from ops.embedded_redis import EmbeddedRedis
+from ops.localstack import intake_env
 from tests.support.processes import ServiceProcess, start_web, start_worker, wait_for
 from tests.support.settings import ACCOUNT_SID, AUTH_TOKEN, WORKFLOW_SID, WORKSPACE_SID, sid
 from tests.support.signing import twilio_signature
@@ -23,18 +23,7 @@ pytestmark = pytest.mark.e2e
 
 
 def service_env(redis_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "CELERY_", "REDIS_"))}
-    env.update(
-        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        TWILIO_FLEX_WORKSPACE_SID=WORKSPACE_SID,
-        TWILIO_FLEX_CHAT_TRANSFER_WORKFLOW_SID=WORKFLOW_SID,
-        REDIS_URL=redis_url,
-        # Nothing answers here: this module is about intake, not Twilio calls.
-        TWILIO_API_BASE_URL=f"http://127.0.0.1:{free_port()}",
-    )
-    env.update(extra)
-    return env
+    return intake_env(redis_url, ACCOUNT_SID, AUTH_TOKEN, WORKSPACE_SID, WORKFLOW_SID, **extra)
 
 
 @pytest.fixture

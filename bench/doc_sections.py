@@ -100,10 +100,7 @@ def cost(details: dict[str, Any]) -> list[str]:
         return []
     calls = e2e["cost"]["calls"]
     cold = e2e["cost"]["cold_cache_calls"]
-    rows = [
-        [c["n"], c["method"], c["product"], f"`{c['template']}`", c["purpose"], c["choice"] or ""]
-        for c in calls
-    ]
+    rows = [[*_call_row(c), c["choice"] or ""] for c in calls]
     choice = [c for c in calls if c["choice"]]
     extra = len(cold) - len(calls)
     return [
@@ -131,7 +128,7 @@ def cost(details: dict[str, Any]) -> list[str]:
 def _lean_cost_lines(lean: list[dict[str, Any]]) -> list[str]:
     if not lean:
         return []
-    rows = [[c["n"], c["method"], c["product"], f"`{c['template']}`", c["purpose"]] for c in lean]
+    rows = [_call_row(c) for c in lean]
     return [
         "",
         f"**With the cost knob off: {len(lean)} calls.** The same story on a second stack with "
@@ -144,6 +141,11 @@ def _lean_cost_lines(lean: list[dict[str, Any]]) -> list[str]:
         "",
         md_table(["#", "method", "product", "path", "for"], rows),
     ]
+
+
+def _call_row(call: dict[str, Any]) -> list[Any]:
+    """A Twilio call's row in the cost tables: #, method, product, path, for."""
+    return [call["n"], call["method"], call["product"], f"`{call['template']}`", call["purpose"]]
 
 
 def scale(details: dict[str, Any]) -> list[str]:

@@ -7,7 +7,7 @@ from ..errors import not_found
 from ..rest import Req, ok, paginate, route
 from .engine import Flex
 from .model import FX, InteractionParticipant
-from .render import channel_json, interaction_json, invite_json, participant_json
+from .render import channel_json, channel_url, interaction_json, invite_json, participant_json
 
 
 def flex_of(req: Req) -> Flex:
@@ -64,7 +64,7 @@ def invites(req: Req):
     if req.method == "POST":
         inv = fx.invite(ch, parse_json_param(req.get("Routing"), "Routing"))
         return ok(invite_json(ch, inv))
-    url = f"{FX}/Interactions/{ch.interaction_sid}/Channels/{ch.sid}/Invites"
+    url = f"{channel_url(ch)}/Invites"
     return paginate(req, list(ch.invites), "invites", url, lambda i: invite_json(ch, i))
 
 
@@ -77,7 +77,7 @@ def participants(req: Req):
         part = InteractionParticipant(fx.core.sid("UT"), req.get("Type"), None, (media or {}).get("identity"))
         ch.participants[part.sid] = part
         return ok(participant_json(ch, part))
-    url = f"{FX}/Interactions/{ch.interaction_sid}/Channels/{ch.sid}/Participants"
+    url = f"{channel_url(ch)}/Participants"
     return paginate(
         req, list(ch.participants.values()), "participants", url, lambda p: participant_json(ch, p)
     )

@@ -18,8 +18,12 @@ def interaction_json(inter: Interaction) -> dict:
     }
 
 
+def channel_url(ch: InteractionChannel) -> str:
+    return f"{FX}/Interactions/{ch.interaction_sid}/Channels/{ch.sid}"
+
+
 def channel_json(ch: InteractionChannel) -> dict:
-    url = f"{FX}/Interactions/{ch.interaction_sid}/Channels/{ch.sid}"
+    url = channel_url(ch)
     return {
         "sid": ch.sid,
         "interaction_sid": ch.interaction_sid,
@@ -42,7 +46,7 @@ def invite_json(ch: InteractionChannel, inv: Invite) -> dict:
         "interaction_sid": ch.interaction_sid,
         "channel_sid": ch.sid,
         "routing": inv.routing,
-        "url": f"{FX}/Interactions/{ch.interaction_sid}/Channels/{ch.sid}/Invites/{inv.sid}",
+        "url": f"{channel_url(ch)}/Invites/{inv.sid}",
     }
 
 
@@ -52,6 +56,6 @@ def participant_json(ch: InteractionChannel, p: InteractionParticipant) -> dict:
         "type": p.type,
         "interaction_sid": ch.interaction_sid,
         "channel_sid": ch.sid,
-        "url": f"{FX}/Interactions/{ch.interaction_sid}/Channels/{ch.sid}/Participants/{p.sid}",
+        "url": f"{channel_url(ch)}/Participants/{p.sid}",
         "routing_properties": p.routing_properties,
     }

@@ -25,6 +25,7 @@ from worker.adapters.flex_tokens import FlexIdentity, FlexTokenValidator
 from worker.adapters.http_client import TwilioTransient
 from worker.adapters.twilio_gateway import NotFound, TwilioGateway, TwilioRejected
 from worker.domain.errors import Forbidden, InvalidInput, ServiceUnavailable
+from worker.domain.transfer_policy import Requester
 
 P = ParamSpec("P")
 # Paths the Flex UI calls from another origin, and the headers it may send (CONTRACT §4).
@@ -131,20 +132,16 @@ def worker_on_task(task_sid: str) -> str | None:
     store: ConversationStore = ext("store")
     conversation_sid = store.conversation_of_task(task_sid)
     state = store.load(conversation_sid) if conversation_sid else None
-    if state is not None:
+    member = state.member_on(task_sid) if state is not None else None
+    if member is not None:
         # The agent in the chat on it, or the one who had it and left (a leave asked again).
-        member = next(
-            (m for m in state.members if m.task_sid == task_sid and m.state in ("joined", "left")), None
-        )
-        if member is not None:
-            return member.worker_sid
+        return member.worker_sid
     gateway: TwilioGateway = ext("gateway")
     return gateway.accepted_worker_of(task_sid)
 
 
-def authorize_task(identity: FlexIdentity, task_sid: str) -> str | None:
+def authorize_task(identity: FlexIdentity, task_sid: str, doing: str = "do this") -> str | None:
     """The worker on `task_sid`, when `identity` is that worker or a supervisor; else Forbidden."""
     holder = worker_on_task(task_sid)
-    if not identity.is_supervisor and (holder is None or holder != identity.worker_sid):
-        raise Forbidden("only the agent on the task, or a supervisor, may do this", reason="not_on_task")
+    Requester(identity.worker_sid, identity.is_supervisor).require_on_task(holder, doing)
     return holder

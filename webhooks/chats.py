@@ -3,23 +3,21 @@ Flex plugin — its tasks, the agents in it, the transfers being set up, ended o
 
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, Response, jsonify
 
 from webhooks.browser import Missing, authenticate, browser_endpoint, ext, flex_token
+from webhooks.validation import is_sid
 from worker.adapters.conversation_store import ConversationStore
 from worker.domain.chat_view import chat_for_agents, may_read
 from worker.domain.errors import Forbidden, InvalidInput
 
 bp = Blueprint("chats", __name__)
-CONVERSATION_SID = re.compile(r"^CH[0-9a-fA-F]{32}$")
 
 
 @bp.get("/chats/<conversation_sid>")
 @browser_endpoint("chats")
 def get_chat(conversation_sid: str) -> Response:
-    if not CONVERSATION_SID.match(conversation_sid):
+    if not is_sid(conversation_sid, "CH"):
         raise InvalidInput("conversationSid", "conversationSid must be a CH sid")
     identity = authenticate(flex_token())
     store: ConversationStore = ext("store")

@@ -82,7 +82,7 @@ def leave_chat(task_sid: str) -> Response:
         raise InvalidInput("taskSid", "taskSid must be a WT sid")
     identity = authenticate(flex_token(request_body()))
     conversation_sid = _chat_in_flight(task_sid)
-    holder = authorize_task(identity, task_sid)
+    holder = authorize_task(identity, task_sid, "take it out of the chat")
     payload = {"taskSid": task_sid, "conversationSid": conversation_sid}
     if holder is not None:
         payload["workerSid"] = holder

@@ -52,6 +52,7 @@ class CloseReason(StrEnum):
 
 
 UNANSWERED = (CloseReason.CANCELED, CloseReason.DELETED, CloseReason.TIMED_OUT)
+ACCEPTED = ("joined", "left")  # a member's states once its agent took the task
 
 
 class NoticeType(StrEnum):
@@ -256,7 +257,7 @@ class ConversationState:
             self._queue(OutboxKind.CANCEL_TASKS, "cancel", {"tasks": [task_sid]})
             return True
         # reservation.accepted may have outrun task.created: the agent already holds the task.
-        assigned = any(m.task_sid == task_sid and m.state in ("joined", "left") for m in self.members)
+        assigned = self.member_on(task_sid) is not None
         self.tasks[task_sid] = TrackedTask(transfer=transfer, assigned=assigned)
         self.kept_open = None  # the task that resumes a chat Flex kept open: tracked as a first one
         if self.ended == "ending":
@@ -619,6 +620,10 @@ class ConversationState:
 
     # ---- internals ---------------------------------------------------------------------------
 
+    def member_on(self, task_sid: str) -> Member | None:
+        """The agent who accepted `task_sid`: in the chat on it, or since left it."""
+        return next((m for m in self.members if m.task_sid == task_sid and m.state in ACCEPTED), None)
+
     def _member(self, identity: str, task_sid: str) -> Member | None:
         return next((m for m in self.members if m.identity == identity and m.task_sid == task_sid), None)
 
@@ -626,7 +631,7 @@ class ConversationState:
         return next((m for m in reversed(self.members) if m.identity == identity and m.state in states), None)
 
     def _join(self, member: Member) -> bool:
-        if member.state in ("joined", "left"):
+        if member.state in ACCEPTED:
             return False
         member.state = "joined"
         self.notice(f"joined:{member.task_sid}:{member.identity}", NoticeType.JOINED, workerName=member.name)

@@ -25,6 +25,12 @@ class Requester:
     worker_sid: str | None
     is_supervisor: bool
 
+    def require_on_task(self, holder: str | None, doing: str) -> None:
+        """The one rule of every task action from the Flex UI: the agent on the task (`holder`; None
+        when nobody is known to hold it) or a supervisor; else Forbidden, naming what was asked."""
+        if not self.is_supervisor and (holder is None or holder != self.worker_sid):
+            raise Forbidden(f"only the agent on the task, or a supervisor, may {doing}", reason="not_on_task")
+
 
 @dataclass(frozen=True)
 class TransferPolicy:
@@ -35,10 +41,7 @@ class TransferPolicy:
     def admit(self, request: TransferRequested, requester: Requester, holder: str | None) -> int:
         """Raise Forbidden or InvalidInput for a request that may not go ahead; otherwise the
         transfer task's timeout. `holder` is the worker on the task (None: nobody known)."""
-        if not requester.is_supervisor and (holder is None or holder != requester.worker_sid):
-            raise Forbidden(
-                "only the agent on the task, or a supervisor, can transfer it", reason="not_on_task"
-            )
+        requester.require_on_task(holder, "transfer it")
         if request.target_sid == (holder or requester.worker_sid):
             raise InvalidInput("targetSid", "the target is the worker already on the task")
         if request.timeout is not None and request.timeout > self.timeout_seconds:

@@ -16,6 +16,19 @@ class StoreContention(RuntimeError):
     (Celery's retry, with backoff), never a failed event."""
 
 
+def watched(client: redis.Redis, keys: list[str], step: Callable[[redis.client.Pipeline], T]) -> T:
+    """Run `step(pipe)` with `keys` watched, again whenever another client changed one of them
+    before `step`'s transaction committed; `StoreContention` after `MAX_ATTEMPTS` tries."""
+    for _ in range(MAX_ATTEMPTS):
+        with client.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(*keys)
+                return step(pipe)
+            except redis.WatchError:
+                continue
+    raise StoreContention(f"{keys[0]}: too much contention")
+
+
 def atomic_update(
     client: redis.Redis,
     key: str,
@@ -29,22 +42,19 @@ def atomic_update(
     when something changed, `write(pipe, new_text)` queues the writes, committed atomically.
     Retries when another client changed `key` in between. `guard(pipe)`, run first with
     `guard_key` watched too, may raise to refuse the write (a lock no longer held)."""
-    for _ in range(MAX_ATTEMPTS):
-        with client.pipeline(transaction=True) as pipe:
-            try:
-                pipe.watch(key, *([guard_key] if guard_key else []))
-                if guard is not None:
-                    guard(pipe)
-                raw = pipe.get(key)
-                current = raw.decode() if isinstance(raw, bytes) else raw
-                result, new_text = change(current)
-                if new_text is None or new_text == current:
-                    pipe.unwatch()
-                    return result
-                pipe.multi()
-                write(pipe, new_text)
-                pipe.execute()
-                return result
-            except redis.WatchError:
-                continue
-    raise StoreContention(f"{key}: too much contention")
+
+    def step(pipe: redis.client.Pipeline) -> T:
+        if guard is not None:
+            guard(pipe)
+        raw = pipe.get(key)
+        current = raw.decode() if isinstance(raw, bytes) else raw
+        result, new_text = change(current)
+        if new_text is None or new_text == current:
+            pipe.unwatch()
+            return result
+        pipe.multi()
+        write(pipe, new_text)
+        pipe.execute()
+        return result
+
+    return watched(client, [key, *([guard_key] if guard_key else [])], step)

@@ -20,7 +20,7 @@ from typing import Any
 
 import redis
 
-from worker.adapters.redis_json import StoreContention, atomic_update
+from worker.adapters.redis_json import atomic_update, watched
 from worker.domain.lease import LeaseTerms
 from worker.domain.model import Lease
 
@@ -71,14 +71,7 @@ class TransferLock:
         pipe.execute()
 
     def _locked(self, step: Callable[[Any], Any]) -> Any:
-        for _ in range(50):
-            with self.redis.pipeline(transaction=True) as pipe:
-                try:
-                    pipe.watch(self.key)
-                    return step(pipe)
-                except redis.WatchError:
-                    continue
-        raise StoreContention(f"{self.key}: too much contention")
+        return watched(self.redis, [self.key], step)
 
     def acquire(self) -> None:
         """Take the lock, or raise `TransferBusy` while another copy holds it."""

@@ -16,9 +16,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).parent
 
@@ -212,16 +210,6 @@ class Spec:
                 return route.operations.get(method)
         return None
 
-    def response_schema(self, product: str, template: str, method: str, status: int) -> dict | None:
-        op = self.operation(product, template, method)
-        if op is None:
-            return None
-        return op.responses.get(status)
-
-    @cached_property
-    def all_operations(self) -> list[Operation]:
-        return [op for routes in self.routes.values() for r in routes for op in r.operations.values()]
-
 
 _SPEC: Spec | None = None
 
@@ -232,9 +220,3 @@ def spec() -> Spec:
     if _SPEC is None:
         _SPEC = Spec()
     return _SPEC
-
-
-def jsonschema_for(product: str, schema: dict[str, Any]) -> dict[str, Any]:
-    """A standalone JSON schema (with the description's components) for `schema`."""
-    doc = spec().docs[product]
-    return {**schema, "components": doc["components"]}

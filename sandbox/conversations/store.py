@@ -325,10 +325,6 @@ class Conversations:
                 conv.date_updated = now
                 self._state_changed(conv, previous, timer)
 
-    def next_deadline(self) -> float | None:
-        times = [when for conv in self.conversations.values() for when, _state in conv.armed_timers()]
-        return min(times, default=None)
-
     # -------------------------------------------------------------- webhooks
     def webhook_target(self, conv: Conversation) -> WebhookConfig | None:
         svc = self.services.get(conv.service_sid)

@@ -62,10 +62,6 @@ class SinkDelivery:
     def delivered(self) -> bool:
         return any(a.status is not None and 200 <= a.status < 300 for a in self.attempts)
 
-    @property
-    def event_types(self) -> list[str]:
-        return [e.get("type", "") for e in self.events]
-
 
 def signed_request(destination: str, body: str, auth_token: str) -> tuple[str, dict[str, str], Any]:
     """(URL, headers, auth) of a POST of `body` to a sink, as Event Streams sends it."""

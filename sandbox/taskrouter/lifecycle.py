@@ -391,17 +391,3 @@ class Lifecycle:
                 ):
                     self._next_target(ws, task, timed_out=True)
             self.dispatch(ws)
-
-    def next_deadline(self) -> float | None:
-        """The earliest time something will time out (for the background timer)."""
-        times = []
-        for ws in self.workspaces.values():
-            times += [r.deadline for r in ws.reservations.values() if r.status == "pending" and r.deadline]
-            for t in ws.tasks.values():
-                if t.ended_at is not None:
-                    times.append(t.ended_at + self.task_retention)
-                    continue
-                times.append(t.date_created + t.timeout)
-                if t.assignment_status in ("pending", "reserved") and t.target_deadline:
-                    times.append(t.target_deadline)
-        return min(times) if times else None

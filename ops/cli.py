@@ -155,10 +155,16 @@ def cmd_inspect(ns: argparse.Namespace) -> int:
 
 
 def cmd_dead_letters(ns: argparse.Namespace) -> int:
+    """`retry` sends the work again, except a transfer that has settled since (the give-up of its
+    job failed it): that letter is only taken off the list. Re-opening the transfer could surprise
+    an agent told it failed, maybe days ago; a new transfer of the task is what they send."""
     from worker.adapters.dead_letters import DeadLetters
+    from worker.adapters.transfer_store import TransferStore
     from worker.celery_app import app
+    from worker.handlers.transfers import settled_transfer
 
-    letters = DeadLetters(_redis_client())
+    client = _redis_client()
+    letters = DeadLetters(client)
     if ns.action == "list":
         for index, entry in enumerate(letters.list()):
             print(f"{index}\t{entry['task']}\t{entry['error']}\t{json.dumps(entry['payload'])}")
@@ -167,7 +173,10 @@ def cmd_dead_letters(ns: argparse.Namespace) -> int:
     if entry is None:
         print(f"chat-transfer: no dead letter {ns.index}", file=sys.stderr)
         return 1
-    if ns.action == "retry":
+    if ns.action == "retry" and (transfer := settled_transfer(TransferStore(client), entry)):
+        why = f" ({transfer.reason})" if transfer.reason else ""
+        print(f"not requeued: transfer {transfer.id} has settled as {transfer.status}{why}")
+    elif ns.action == "retry":
         app.send_task(entry["task"], args=[entry["payload"]] if entry["payload"] is not None else [])
         print(f"requeued {entry['task']}")
     else:

@@ -4,7 +4,8 @@ Every task is idempotent (handlers are), acknowledged late and given back if the
 lost. Transient trouble — Twilio 429/5xx or no answer, Redis unreachable, store contention —
 is retried with exponential backoff and jitter, no sooner than Twilio's Retry-After and never
 with a countdown the broker cannot hold (`worker.domain.retry`: a longer wait is parked for
-beat); work that still fails is recorded as a dead letter.
+beat); work that still fails is recorded as a dead letter, and what it leaves half done is
+settled by its handler's give-up (a transfer: failed, `give_up_transfer`).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from worker.handlers.tracking import (
     handle_taskrouter_event,
     handle_track_task,
 )
-from worker.handlers.transfers import InviteTaskNotYetVisible
+from worker.handlers.transfers import InviteTaskNotYetVisible, give_up_transfer
 from worker.handlers.transfers import run_transfer as run_transfer_handler
 from worker.settings import load_settings_or_exit
 
@@ -75,6 +76,9 @@ TASK_OPTIONS: dict[str, Any] = {
     "max_retries": MAX_RETRIES,
 }
 
+# Settles what work that has become a dead letter leaves behind: (attempts made, the last error).
+GiveUp = Callable[[int, Exception], object]
+
 
 def record_dead_letter(task_name: str, payload: Any, error: BaseException) -> None:
     entry = {"task": task_name, "payload": payload, "error": repr(error), "at": time.time()}
@@ -85,10 +89,17 @@ def record_dead_letter(task_name: str, payload: Any, error: BaseException) -> No
         log.error("dead letter lost: redis unreachable", extra={"task": task_name})
 
 
-def run(task: Task, payload: Any, handler: Callable[[], Any], label: str | None = None) -> Any:
+def run(
+    task: Task,
+    payload: Any,
+    handler: Callable[[], Any],
+    label: str | None = None,
+    give_up: GiveUp | None = None,
+) -> Any:
     """Run `handler`; transient trouble is retried, up to `TASK_MAX_RETRIES`; anything else
     unexpected is logged, counted and retried up to `OUTBOX_MAX_ATTEMPTS` attempts in all; work
-    that runs out of retries becomes a dead letter. Nothing fails silently."""
+    that runs out of retries becomes a dead letter, then `give_up` settles it. Nothing fails
+    silently."""
     try:
         outcome = handler()
         if label:
@@ -98,21 +109,23 @@ def run(task: Task, payload: Any, handler: Callable[[], Any], label: str | None 
     except TRANSIENT as error:
         if isinstance(error, TwilioTransient):
             _metrics().step_failed(task.name, error.status)
-        return _retry_later(task, payload, error, MAX_RETRIES)
+        return _retry_later(task, payload, error, MAX_RETRIES, give_up)
     except Exception as error:
         # A bug, or data we cannot read: never acknowledged as if it had worked.
         log.exception("task failed unexpectedly", extra={"task": task.name})
         _metrics().unexpected(task.name, error)
-        return _retry_later(task, payload, error, SETTINGS.outbox_max_attempts - 1)
+        return _retry_later(task, payload, error, SETTINGS.outbox_max_attempts - 1, give_up)
 
 
 def _metrics() -> WorkerMetrics:
     return WorkerMetrics(process_deps().redis)
 
 
-def _retry_later(task: Task, payload: Any, error: Exception, max_retries: int) -> Any:
+def _retry_later(task: Task, payload: Any, error: Exception, max_retries: int, give_up: GiveUp | None) -> Any:
     if task.request.retries >= max_retries:
         record_dead_letter(task.name, payload, error)
+        if give_up is not None:
+            _settle_given_up(task, give_up, error)
         raise error
     plan = plan_retry(
         task.request.retries,
@@ -147,6 +160,14 @@ def _retry_later(task: Task, payload: Any, error: Exception, max_retries: int) -
         log.warning("retry not published; message given back", extra={"task": task.name})
         raise Reject(unsent.reason, requeue=True) from error
     raise retry from error
+
+
+def _settle_given_up(task: Task, give_up: GiveUp, error: Exception) -> None:
+    try:
+        give_up(task.request.retries + 1, error)
+    except Exception:
+        # Left as it was, the dead letter already recorded: its retry resumes the work.
+        log.exception("work given up but not settled", extra={"task": task.name})
 
 
 def _raise(error: Exception) -> Callable[[], Any]:
@@ -236,4 +257,10 @@ def reconcile(self: Task) -> dict[str, Any]:
 @app.task(name=RUN_TRANSFER, **TASK_OPTIONS)
 def run_transfer(self: Task, payload: dict[str, Any]) -> str:
     transfer_id = payload["transferId"]
-    return run(self, payload, lambda: run_transfer_handler(transfer_id, process_deps()), "transfer")
+    return run(
+        self,
+        payload,
+        lambda: run_transfer_handler(transfer_id, process_deps()),
+        "transfer",
+        give_up=lambda attempts, error: give_up_transfer(transfer_id, attempts, error, process_deps()),
+    )

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
 from typing import Any
+
+import pytest
 
 from worker.settings import Settings
 
@@ -22,6 +26,20 @@ def make_settings(**overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def import_worker_tasks(patch: pytest.MonkeyPatch) -> ModuleType:
+    """`worker.tasks`, which reads its settings from the environment when first imported: test
+    values, with a Redis that is never reached (each test gives the tasks its own deps)."""
+    for name, value in {
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_FLEX_WORKSPACE_SID": WORKSPACE_SID,
+        "TWILIO_FLEX_CHAT_TRANSFER_WORKFLOW_SID": WORKFLOW_SID,
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+    }.items():
+        patch.setenv(name, value)
+    return importlib.import_module("worker.tasks")
 
 
 def sid(prefix: str, n: int) -> str:

@@ -9,7 +9,6 @@ and re-driven by beat's reconciliation when it is due.
 
 from __future__ import annotations
 
-import importlib
 import json
 import random
 from types import SimpleNamespace
@@ -20,7 +19,7 @@ from celery.exceptions import Retry
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.support.settings import ACCOUNT_SID, AUTH_TOKEN, WORKFLOW_SID, WORKSPACE_SID
+from tests.support.settings import import_worker_tasks
 from worker.adapters.deferred import DeferredWork
 from worker.adapters.http_client import TwilioTransient
 from worker.domain.retry import backoff_seconds, countdown_limit, plan_retry
@@ -30,17 +29,8 @@ VISIBILITY = 300
 
 @pytest.fixture(scope="module")
 def tasks():
-    env = {
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_FLEX_WORKSPACE_SID": WORKSPACE_SID,
-        "TWILIO_FLEX_CHAT_TRANSFER_WORKFLOW_SID": WORKFLOW_SID,
-        "REDIS_URL": "redis://127.0.0.1:1/0",
-    }
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in env.items():
-            patch.setenv(name, value)
-        module = importlib.import_module("worker.tasks")
+        module = import_worker_tasks(patch)
         assert module.SETTINGS.broker_visibility_timeout_seconds == VISIBILITY
         yield module
 

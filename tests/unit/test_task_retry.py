@@ -3,7 +3,6 @@ message back instead of letting Celery drop it (found by the fault suite's Redis
 
 from __future__ import annotations
 
-import importlib
 import json
 from types import SimpleNamespace
 
@@ -11,20 +10,12 @@ import pytest
 import redis
 from celery.exceptions import Reject, Retry
 
-from tests.support.settings import ACCOUNT_SID, AUTH_TOKEN, WORKFLOW_SID, WORKSPACE_SID
+from tests.support.settings import import_worker_tasks
 
 
 @pytest.fixture
 def tasks(monkeypatch):
-    for name, value in {
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_FLEX_WORKSPACE_SID": WORKSPACE_SID,
-        "TWILIO_FLEX_CHAT_TRANSFER_WORKFLOW_SID": WORKFLOW_SID,
-        "REDIS_URL": "redis://127.0.0.1:1/0",
-    }.items():
-        monkeypatch.setenv(name, value)
-    return importlib.import_module("worker.tasks")
+    return import_worker_tasks(monkeypatch)
 
 
 class FakeTask:

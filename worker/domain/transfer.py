@@ -111,6 +111,17 @@ class TransferRecord:
         """Created or failed: the orchestration will not run again, only GET /transfers reads it."""
         return self.status != TransferStatus.PENDING
 
+    @property
+    def task_recorded(self) -> bool:
+        """The transfer task exists: its `create` step was written, or its invite was sent."""
+        return bool(self.transfer_task_sid) or "create" in self.steps or "invite" in self.steps
+
+    @property
+    def task_possible(self) -> bool:
+        """A run may have created the transfer task without recording it: only a run that wrote
+        `hold` goes on to create one."""
+        return "hold" in self.steps
+
     def public(self) -> dict[str, Any]:
         """What GET /transfers/<id> answers."""
         return {name: getattr(self, attribute) for name, attribute in PUBLIC_FIELDS.items()}
@@ -129,6 +140,11 @@ class TransferRecord:
         """Reads every stored form: the older one naming every field, and the compact one (a
         settled record's requester and creation time read back empty)."""
         return cls(**{"requested_by": "", "created_at": 0.0, **json.loads(text)})
+
+
+def gave_up_reason(attempts: int, error: BaseException) -> str:
+    """Why a transfer whose job gave up (a dead letter) failed, as the Flex UI shows it."""
+    return f"gave up after {attempts} attempts: {type(error).__name__}"
 
 
 # GET /transfers/<id>'s names for the record's fields, all a settled record keeps.

@@ -29,16 +29,19 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from worker.adapters.transfer_lock import TransferLock, TransferLockLost
+from worker.adapters.task_queue import RUN_TRANSFER
+from worker.adapters.transfer_lock import TransferBusy, TransferLock, TransferLockLost
+from worker.adapters.transfer_store import TransferStore
 from worker.adapters.twilio_gateway import NotFound, PreconditionFailed, TaskSnapshot, TwilioRejected
 from worker.adapters.worker_metrics import WorkerMetrics
 from worker.domain.events import conversation_sid_in, interaction_in
 from worker.domain.model import ConversationState, TransferInfo, Unanswered
 from worker.domain.notices import language_of
-from worker.domain.transfer import TransferRecord, TransferStatus, transfer_task_attributes
+from worker.domain.transfer import TransferRecord, TransferStatus, gave_up_reason, transfer_task_attributes
 from worker.handlers.deps import Deps
 from worker.handlers.names import cached_card, worker_card
 from worker.handlers.outbox import LeasedGateway, drain, lease_terms
@@ -76,6 +79,37 @@ def _checkpoint(deps: Deps, record: TransferRecord, step: str) -> None:
 
 def run_transfer(transfer_id: str, deps: Deps) -> str:
     """Raises `TransferBusy` (retried later) while another copy of the job holds the lock."""
+    return _holding_lock(transfer_id, deps, lambda locked: _run_transfer(transfer_id, locked))
+
+
+def give_up_transfer(transfer_id: str, attempts: int, error: BaseException, deps: Deps) -> str:
+    """The transfer's job gave up after `attempts` (it is a dead letter): the transfer settles as
+    failed, as a refused one does (`_fail`: the chat's hold released, the record `failed`, the
+    task's pending marker freed for the next request), unless its task was created — found on the
+    record or, if an earlier run may have created it unrecorded, by its marker as a retry finds
+    it — when it stays pending for the dead letter's retry to finish it.
+
+    Idempotent: a settled transfer is left as it is. Under the transfer's lock, so no copy of the
+    job runs a step meanwhile; while another copy holds it, that copy settles the transfer (its
+    own give-up included). Raises what the marker's lookup raises: nothing is settled then."""
+    try:
+        return _holding_lock(transfer_id, deps, lambda locked: _give_up(transfer_id, attempts, error, locked))
+    except TransferBusy:
+        return "busy"
+
+
+def settled_transfer(transfers: TransferStore, letter: dict[str, Any]) -> TransferRecord | None:
+    """The settled transfer a dead letter of `run_transfer` is about, which its retry leaves alone
+    (None: not a transfer's letter, or the transfer is still pending, or its record is gone)."""
+    if letter.get("task") != RUN_TRANSFER:
+        return None
+    record = transfers.load(str((letter.get("payload") or {}).get("transferId", "")))
+    return record if record is not None and record.settled else None
+
+
+def _holding_lock(transfer_id: str, deps: Deps, work: Callable[[Deps], str]) -> str:
+    """`work` with deps whose Twilio calls renew the transfer's lock and whose record writes
+    commit only while it is held."""
     with log_context(transfer_id=transfer_id):
         lock = TransferLock(deps.redis, transfer_id, deps.owner, lease_terms(deps), deps.clock)
         lock.acquire()
@@ -85,7 +119,7 @@ def run_transfer(transfer_id: str, deps: Deps) -> str:
             transfers=deps.transfers.with_lock(lock),
         )
         try:
-            return _run_transfer(transfer_id, locked)
+            return work(locked)
         except TransferLockLost:
             log.info(
                 "transfer lock lost: the copy that took it over goes on", extra={"transfer_id": transfer_id}
@@ -116,15 +150,45 @@ def _run_transfer(transfer_id: str, deps: Deps) -> str:
     return "created"
 
 
+def _give_up(transfer_id: str, attempts: int, error: BaseException, deps: Deps) -> str:
+    record = deps.transfers.load(transfer_id)
+    if record is None or record.settled:
+        return "nothing to do"
+    if record.task_recorded or (record.task_possible and _created_unrecorded(deps, record)):
+        log.warning(
+            "transfer job gave up after its task was created: left pending",
+            extra={"transfer_id": record.id, "task_sid": record.task_sid},
+        )
+        return "left pending"
+    with log_context(task_sid=record.task_sid, conversation_sid=record.conversation_sid):
+        _fail(deps, record, gave_up_reason(attempts, error))
+    return "failed"
+
+
+def _created_unrecorded(deps: Deps, record: TransferRecord) -> bool:
+    """Whether a run created the transfer's task (or sent its invite) without recording it: looked
+    for as a retry looks (`create_task_once`, `_invited_before`)."""
+    try:
+        interaction = interaction_in(deps.gateway.fetch_task(record.task_sid).attributes)
+    except NotFound:
+        interaction = None
+    if interaction is not None:
+        return _invited_before(deps, record, interaction) is not None
+    return bool(deps.gateway.tasks_marked("transferId", record.id))
+
+
 def _fail(deps: Deps, record: TransferRecord, reason: str) -> None:
     """Release the chat first, then say `failed`: whoever reads `failed` sees no hold left."""
     log.warning(
         "transfer failed", extra={"transfer_id": record.id, "task_sid": record.task_sid, "reason": reason}
     )
+    # Before its `hold` step is written the record names no chat, but the hold may be open: the
+    # task is tracked on its chat first.
+    conversation_sid = record.conversation_sid or deps.store.conversation_of_task(record.task_sid)
     state = None
-    if record.conversation_sid:
+    if conversation_sid:
         _, state = deps.store.transition(
-            record.conversation_sid, lambda s: s.hold_failed(record.id, reason), create=False
+            conversation_sid, lambda s: s.hold_failed(record.id, reason), create=False
         )
 
     def mark(r: TransferRecord) -> None:

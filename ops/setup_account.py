@@ -412,6 +412,11 @@ def run_setup(
     try:
         if event_streams and not public_url:
             raise SetupError("--event-streams needs --public-url URL (where Event Streams sends events)")
+        if event_streams and replace_callback:
+            raise SetupError(
+                "--event-streams leaves the workspace's event callback alone and --replace-callback takes "
+                "it over: choose one"
+            )
         if public_url:
             public_endpoints(public_url)  # a bad URL stops setup before anything changes
         settings = load_setup_settings(path)

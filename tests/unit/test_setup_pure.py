@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from ops.setup_account import SetupError, public_endpoints, update_env_text, write_env_file
+from ops.setup_account import SetupError, public_endpoints, run_setup, update_env_text, write_env_file
 from worker.domain.transfer_workflow import (
     WorkflowConfigError,
     configuration_diff,
@@ -115,3 +115,20 @@ def test_public_endpoints() -> None:
         "https://a.example.com/base/webhooks/taskrouter",
         "https://a.example.com/base/webhooks/conversations",
     )
+
+
+def test_event_streams_and_replace_callback_together_are_refused_before_anything_changes(
+    tmp_path, capsys
+) -> None:
+    """--event-streams leaves the workspace's callback alone; --replace-callback takes it over: asked
+    together, setup says so instead of silently ignoring one (exit 2, no .env written)."""
+    env_file = tmp_path / ".env"
+    status, _ = run_setup(
+        env_file=env_file,
+        public_url="https://chat-transfer.example.com",
+        event_streams=True,
+        replace_callback=True,
+    )
+    assert status == 2
+    assert "--replace-callback" in capsys.readouterr().err
+    assert not env_file.exists()

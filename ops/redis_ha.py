@@ -1,4 +1,5 @@
-"""Replicated Redis on loopback: a primary, a replica and three Sentinels, each a real process.
+"""Replicated Redis on loopback: a primary, its replicas (one by default) and three Sentinels, each
+a real process.
 
 For the failover tests and the benchmark (docs/reliability.md, docs/benchmarks.md) and for
 trying the HA settings on a laptop. With `tls=True` every node listens on TLS only, with
@@ -160,9 +161,10 @@ class Node:
 
 @dataclass
 class RedisHA:
-    """`with RedisHA() as ha:` — primary, replica and Sentinels started; all stopped after."""
+    """`with RedisHA() as ha:` — primary, replicas and Sentinels started; all stopped after."""
 
     tls: bool = False
+    replica_count: int = 1
     sentinel_count: int = 3
     down_after_ms: int = 1000
     failover_timeout_ms: int = 3000
@@ -179,8 +181,16 @@ class RedisHA:
             raise RuntimeError("no redis-server built with TLS was found")
         self.files = TlsFiles.make(self.root) if self.tls else None
         self.primary = self._server("primary")
-        self.replica = self._server("replica", "--replicaof", "127.0.0.1", str(self.primary.port))
+        self.replicas = [
+            self._server(name, "--replicaof", "127.0.0.1", str(self.primary.port))
+            for name in ("replica", *(f"replica{n + 1}" for n in range(1, self.replica_count)))
+        ]
         self.sentinels = [self._sentinel(n) for n in range(self.sentinel_count)]
+
+    @property
+    def replica(self) -> Node:
+        """The first replica: the only one unless `replica_count` says otherwise."""
+        return self.replicas[0]
 
     # ---- processes ---------------------------------------------------------------------------
 
@@ -227,22 +237,29 @@ class RedisHA:
 
     def start(self) -> RedisHA:
         self.primary.start()
-        self.replica.start()
-        wait_for(lambda: self.in_sync(self.primary, self.replica), 30, 0.05, "the replica in sync")
+        for replica in self.replicas:
+            replica.start()
+        wait_for(self._replicas_in_sync, 30, 0.05, "the replicas in sync")
         for sentinel in self.sentinels:
             sentinel.start()
-        wait_for(self._sentinels_agree, 60, 0.1, "every Sentinel seeing the replica and the others")
+        wait_for(self._sentinels_agree, 60, 0.1, "every Sentinel seeing the replicas and the others")
         return self
+
+    def _replicas_in_sync(self) -> bool:
+        return all(self.in_sync(self.primary, replica) for replica in self.replicas)
 
     def _sentinels_agree(self) -> bool:
         for node in self.sentinels:
             master = node.client().sentinel_master(MASTER_NAME)
-            if int(master["num-slaves"]) < 1 or int(master["num-other-sentinels"]) < self.sentinel_count - 1:
+            if (
+                int(master["num-slaves"]) < self.replica_count
+                or int(master["num-other-sentinels"]) < self.sentinel_count - 1
+            ):
                 return False
         return True
 
     def stop(self) -> None:
-        for node in [*self.sentinels, self.replica, self.primary]:
+        for node in [*self.sentinels, *self.replicas, self.primary]:
             node.stop()
 
     def __enter__(self) -> RedisHA:
@@ -289,7 +306,7 @@ class RedisHA:
 
     def master(self) -> Node:
         port = self.master_port()
-        return self.primary if port == self.primary.port else self.replica
+        return next(node for node in [self.primary, *self.replicas] if node.port == port)
 
     @staticmethod
     def attached(master: Node, replica: Node) -> bool:
@@ -310,35 +327,76 @@ class RedisHA:
         )
 
     def freeze_replica(self) -> None:
-        """The replica stops acknowledging (SIGSTOP); what the primary sent it waits in its socket."""
-        self.replica.signal(signal.SIGSTOP)
+        """Every replica stops acknowledging (SIGSTOP); what the primary sent waits in their sockets."""
+        for replica in self.replicas:
+            replica.signal(signal.SIGSTOP)
 
     def cut_replica_off(self) -> None:
-        """From now on the replica receives nothing: frozen, and its link dropped by the primary
-        (it would otherwise read what waits in its socket once thawed). Every write the primary
-        takes from here is lost at a failover: deterministically, not by luck of timing."""
+        """From now on no replica receives anything: each frozen, and every replica link dropped by
+        the primary (a replica would otherwise read what waits in its socket once thawed). Every
+        write the primary takes from here is lost at a failover, whichever replica is promoted:
+        deterministically, not by luck of timing."""
         self.freeze_replica()
         self.primary.client().client_kill_filter(_type="replica")
 
     def fail_over(self, timeout: float = 60.0) -> float:
-        """SIGKILL the primary, thaw the replica, wait for Sentinel to promote it; the seconds taken."""
+        """SIGKILL the primary, thaw the replicas, wait for Sentinel to promote one; the seconds
+        taken."""
         self.primary.kill()
         started = time.monotonic()
-        self.replica.signal(signal.SIGCONT)
-        self.wait_promoted(self.replica, timeout)
+        for replica in self.replicas:
+            replica.signal(signal.SIGCONT)
+        self.wait_promoted(self.replicas, timeout)
         return time.monotonic() - started
+
+    def wait_replicated(self, timeout: float = 60.0) -> float:
+        """Wait until the master has a replica whose link is up, from among the nodes running (after
+        a failover with two replicas, Sentinel points the one left behind at the promoted one); the
+        seconds taken."""
+        started = time.monotonic()
+        master = self.master()
+        others = [node for node in [self.primary, *self.replicas] if node is not master and node.alive]
+        wait_for(
+            lambda: any(self.attached(master, node) for node in others),
+            timeout,
+            0.05,
+            f"a replica attached to {master.name}",
+        )
+        return time.monotonic() - started
+
+    def failover_ended(self) -> bool:
+        """Every Sentinel names the same master and none is still failing over. Until then the
+        leader may still name the old primary: started again meanwhile, it would be given out as
+        the master for a moment."""
+        states = [node.client().sentinel_master(MASTER_NAME) for node in self.sentinels if node.alive]
+        return len({state["port"] for state in states}) == 1 and not any(
+            "failover_in_progress" in state["flags"] for state in states
+        )
 
     def rejoin_old_primary(self, timeout: float = 60.0) -> float:
         """Start the killed primary again, as its supervisor would, and wait until Sentinel has made
         it the new master's replica and its first synchronisation is done (Sentinel waits some 8 s
         before it reconfigures an old master that comes back); the seconds taken."""
         started = time.monotonic()
+        master = self.master()
         self.primary.start()
-        wait_for(lambda: self.attached(self.replica, self.primary), timeout, 0.05, "the old primary rejoined")
+        try:
+            wait_for(lambda: self.attached(master, self.primary), timeout, 0.05, "the old primary rejoined")
+        except AssertionError as error:
+            theirs = self.primary.client().info("replication")
+            said = {key: theirs.get(key) for key in ("role", "master_port", "master_link_status")}
+            raise AssertionError(
+                f"{error}; {master.name} on {master.port} is master, the old primary says {said}"
+            ) from None
         return time.monotonic() - started
 
-    def wait_promoted(self, node: Node, timeout: float = 60.0) -> None:
-        def promoted() -> bool:
-            return self.master_port() == node.port and node.client().info("replication")["role"] == "master"
+    def wait_promoted(self, candidates: list[Node], timeout: float = 60.0) -> Node:
+        """Wait until Sentinel names one of `candidates` master and that node says so too; which."""
 
-        wait_for(promoted, timeout, 0.05, f"Sentinel promoting {node.name}")
+        def promoted() -> Node | None:
+            port = self.master_port()
+            node = next((node for node in candidates if node.port == port), None)
+            return node if node and node.client().info("replication")["role"] == "master" else None
+
+        names = " or ".join(node.name for node in candidates)
+        return wait_for(promoted, timeout, 0.05, f"Sentinel promoting {names}")

@@ -23,6 +23,7 @@ COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
 APPS = ("web", "worker", "beat", "flower")
 SENTINELS = ("sentinel-1", "sentinel-2", "sentinel-3")
+REPLICAS = ("redis-replica", "redis-replica-2")  # two: after a failover one is left to confirm writes
 
 
 def ha_env() -> dict[str, str]:
@@ -41,13 +42,16 @@ def sentinel_config() -> str:
     return script.split("<<EOF\n", 1)[1].split("\nEOF", 1)[0]
 
 
-def test_the_ha_profile_adds_a_replica_and_three_sentinels_only():
+def test_the_ha_profile_adds_two_replicas_and_three_sentinels_only():
     ha = [name for name, service in SERVICES.items() if "ha" in service.get("profiles", [])]
-    assert sorted(ha) == ["redis-replica", *SENTINELS]
+    assert sorted(ha) == [*REPLICAS, *SENTINELS]
     assert all("ha" not in SERVICES[name].get("profiles", []) for name in ("redis", *APPS))
     assert all("profiles" not in SERVICES[name] for name in ("redis", "web", "worker", "beat"))  # by default
-    replica = SERVICES["redis-replica"]["command"]
-    assert replica[replica.index("--replicaof") + 1 :][:2] == ["redis", "6379"]
+    for name in REPLICAS:  # each replicates `redis`, is announced by its own name, keeps its own data
+        replica = SERVICES[name]["command"]
+        assert replica[replica.index("--replicaof") + 1 :][:2] == ["redis", "6379"]
+        assert replica[replica.index("--replica-announce-ip") + 1] == name
+        assert SERVICES[name]["volumes"] == [f"{name}-data:/data"] and f"{name}-data" in COMPOSE["volumes"]
     assert all(SERVICES[name]["command"] == SERVICES["sentinel-1"]["command"] for name in SENTINELS)
 
 
@@ -85,7 +89,7 @@ def _runs(args: list[str], port: int) -> None:
         process.wait(timeout=10)
 
 
-@pytest.mark.parametrize("service", ["redis", "redis-replica"])
+@pytest.mark.parametrize("service", ["redis", *REPLICAS])
 def test_each_redis_command_line_starts(service, tmp_path):
     binary = tls_capable_redis_server()  # Debian's 7.x, as the image's redis:7
     if binary is None:

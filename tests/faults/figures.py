@@ -135,7 +135,9 @@ def write_doc(new_runs: list[Figures], order: dict[str, int], doc: Path = DOC) -
     found = DATA.search(text)
     runs: dict[str, dict[str, Any]] = json.loads(found.group(1))["runs"] if found else {}
     for figures in new_runs:
-        runs[figures.scenario] = {**figures.as_data(), "order": order.get(figures.scenario, 99)}
+        runs[figures.scenario] = figures.as_data()
+    for scenario, run in runs.items():  # a scenario added to `order` moves the rows after it
+        run["order"] = order.get(scenario, run.get("order", 99))
     start, stop = text.index(BEGIN), text.index(END) + len(END)
     doc.parent.mkdir(parents=True, exist_ok=True)
     doc.write_text(text[:start] + render(runs, machine()) + text[stop:])

@@ -19,6 +19,11 @@ posted.
 
 The same run over TLS (`rediss+sentinel://`, certificates from a CA the test makes, clients
 presenting theirs), and a control run without REDIS_WAIT_REPLICAS that shows what it prevents.
+
+And the same with two replicas, both cut off (so whichever Sentinel promotes lacks the last
+writes, none of them acknowledged): Sentinel points the replica left behind at the promoted one,
+and intake resumes once it is attached. The old primary is started again only after the first
+2xx since the kill, so that figure is the promotion's alone.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import pytest
 from ops.localstack import LocalStack, wait_for
 from ops.redis_ha import RedisHA, tls_unavailable
 from tests.faults.events import (
+    Answer,
     EventChat,
     FakeTaskRouter,
     all_joined,
@@ -57,10 +63,12 @@ class Run:
     scenario: str
     tls: bool
     wait_replicas: int
+    replicas: int = 1
 
 
 RUNS = [
     Run("failover", tls=False, wait_replicas=1),
+    Run("failover-two-replicas", tls=False, wait_replicas=1, replicas=2),
     Run("failover-tls", tls=True, wait_replicas=1),
     Run("failover-no-wait", tls=False, wait_replicas=0),
 ]
@@ -71,7 +79,7 @@ def deployment(request) -> Iterator[tuple[Run, RedisHA, LocalStack]]:
     run: Run = request.param
     if run.tls and tls_unavailable():
         pytest.skip(tls_unavailable())
-    with RedisHA(tls=run.tls) as ha:
+    with RedisHA(tls=run.tls, replica_count=run.replicas) as ha:
         settings = {
             **ha.env(wait_replicas=run.wait_replicas, wait_timeout_ms=500),
             "BROKER_VISIBILITY_TIMEOUT_SECONDS": "10",
@@ -89,21 +97,32 @@ def deployment(request) -> Iterator[tuple[Run, RedisHA, LocalStack]]:
             yield run, ha, stack
 
 
+def acknowledged_since(answers: list[Answer], since: float) -> list[float]:
+    """When each delivery sent at or after `since` was answered 2xx, the earliest first."""
+    return sorted(a.answered for a in answers if a.sent >= since and a.status and 200 <= a.status < 300)
+
+
 class Failover:
-    """Once `trigger()` holds: cut the replica off, wait until the receiver has refused a few
+    """Once `trigger()` holds: cut the replicas off, wait until the receiver has refused a few
     deliveries (or, without WAIT, acknowledged a few that will be lost), SIGKILL the primary, let
-    Sentinel promote the replica, then start the old primary again and wait until it is the new
-    master's replica."""
+    Sentinel promote a replica, wait until the new master has a replica again, then (if not
+    already) start the old primary again and wait until it is the new master's replica."""
 
     def __init__(self, ha: RedisHA, router: FakeTaskRouter, trigger: Callable[[], bool]) -> None:
         self.ha, self.router, self.trigger = ha, router, trigger
-        self.cut_at = self.killed_at = self.promoted_at = self.rejoined_at = 0.0
+        self.cut_at = self.killed_at = self.promoted_at = self.replica_back_at = 0.0
+        self.restarted_at = self.rejoined_at = 0.0
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def answered_since_cut(self) -> int:
         return sum(1 for a in self.router.log.answers if a.sent > self.cut_at and a.status is not None)
+
+    def rejoin_old_primary(self) -> None:
+        self.restarted_at = time.monotonic()
+        self.ha.rejoin_old_primary(timeout=120)
+        self.rejoined_at = time.monotonic()
 
     def _run(self) -> None:
         try:
@@ -118,8 +137,22 @@ class Failover:
             self.killed_at = time.monotonic()
             self.ha.fail_over()
             self.promoted_at = time.monotonic()
-            self.ha.rejoin_old_primary(timeout=120)
-            self.rejoined_at = time.monotonic()
+            if len(self.ha.replicas) == 1:  # the promoted one has no replica until the old primary is back
+                self.rejoin_old_primary()
+                self.replica_back_at = self.rejoined_at
+                return
+            self.ha.wait_replicated(timeout=120)  # the replica left behind, pointed at the promoted one
+            self.replica_back_at = time.monotonic()
+            wait_for(
+                lambda: acknowledged_since(self.router.log.answers, self.killed_at),
+                timeout=120,
+                interval=0.05,
+                what="a 2xx since the kill",
+            )
+            wait_for(
+                self.ha.failover_ended, timeout=60, interval=0.05, what="every Sentinel done failing over"
+            )
+            self.rejoin_old_primary()
         except BaseException as error:  # reported by the test
             self.error = error
 
@@ -135,6 +168,7 @@ def test_a_failover_under_load_loses_nothing_acknowledged(deployment, figure_boo
     rng = random.Random(f"failover-{run.scenario}")
     title = {
         "failover": "Sentinel failover under load, the last writes lost (WAIT for 1 replica)",
+        "failover-two-replicas": "the same with two replicas, both cut off, the old primary down until a 2xx",
         "failover-tls": "the same over TLS (rediss+sentinel, client certificates)",
         "failover-no-wait": "the same without WAIT (REDIS_WAIT_REPLICAS=0): the control",
     }[run.scenario]
@@ -204,27 +238,27 @@ def test_a_failover_under_load_loses_nothing_acknowledged(deployment, figure_boo
     def statuses(since: float, until: float) -> dict[str, int]:
         return dict(sorted(Counter(str(a.status) for a in answers if since <= a.sent < until).items()))
 
-    after_kill = sorted(
-        a.answered for a in answers if a.sent >= failover.killed_at and a.status and 200 <= a.status < 300
-    )
+    after_kill = acknowledged_since(answers, failover.killed_at)
     notices: Counter[str] = Counter()
     for chat in chats:
         for notice in stack.notices(chat.conversation):
             notices[str(notice.get("noticeKey", "")).split(":")[0]] += 1
     figures.events_sent = router.log.events
-    figures.faults.update({"replica_cut_off": 1, "primary_sigkill": 1})
+    figures.faults.update({"replica_cut_off": len(ha.replicas), "primary_sigkill": 1})
     figures.chats, figures.lost, figures.doubled = CHATS, verdict.lost, verdict.doubled
     figures.premature_ends, figures.leaked_chats = verdict.premature, verdict.leaked
     figures.notes.update(
         wait_replicas=run.wait_replicas,
+        replicas=len(ha.replicas),
         tls=run.tls,
         answers=dict(sorted(Counter(str(a.status) for a in answers).items())),
         answers_while_cut_off=statuses(failover.cut_at, failover.killed_at),
         answers_primary_down=statuses(failover.killed_at, failover.promoted_at),
-        answers_promoted_no_replica_yet=statuses(failover.promoted_at, failover.rejoined_at),
+        answers_promoted_no_replica_yet=statuses(failover.promoted_at, failover.replica_back_at),
         seconds_cut_off_before_kill=round(failover.killed_at - failover.cut_at, 1),
         seconds_kill_to_promotion=round(failover.promoted_at - failover.killed_at, 1),
-        seconds_kill_to_replica_back=round(failover.rejoined_at - failover.killed_at, 1),
+        seconds_kill_to_replica_back=round(failover.replica_back_at - failover.killed_at, 1),
+        seconds_kill_to_old_primary_back=round(failover.rejoined_at - failover.killed_at, 1),
         seconds_kill_to_first_2xx=round(after_kill[0] - failover.killed_at, 1) if after_kill else None,
         chats_ended_once=ended_once,
         notices_posted=dict(sorted(notices.items())),
@@ -242,6 +276,8 @@ def test_a_failover_under_load_loses_nothing_acknowledged(deployment, figure_boo
     assert {a.status for a in answers} <= {204, 503, None}
     # Acknowledged only what a replica had: while the replica was cut off, everything was refused.
     assert set(figures.notes["answers_while_cut_off"]) == {"503"}
+    if len(ha.replicas) > 1:  # intake came back on the promotion alone, the old primary still down
+        assert after_kill and after_kill[0] < failover.restarted_at
     assert verdict.problems == []
     assert (figures.lost, figures.doubled, figures.premature_ends, figures.leaked_chats) == (0, 0, 0, 0)
     assert all(p.alive() for p in processes)  # the same processes carried on

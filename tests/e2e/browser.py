@@ -8,6 +8,7 @@ failure, never a silent skip: `required` raises instead of returning the reason.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 try:
     from playwright.sync_api import sync_playwright
@@ -41,3 +42,17 @@ BROWSER_MISSING = required(
     if sync_playwright is None
     else None
 )
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def save_screenshot(page: object, name: str, scratch: Path, **options: object) -> Path:
+    """Screenshot `page` to `docs/<name>` when `SCREENSHOTS=docs` (to refresh the README's pictures),
+    else into the test's `scratch` directory, so that a test run leaves the checkout as it found it.
+    Either way the picture is taken and must be a PNG."""
+    target = (DOCS if os.environ.get("SCREENSHOTS") == "docs" else scratch) / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(target), **options)  # type: ignore[attr-defined]
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", target
+    return target

@@ -20,7 +20,7 @@ import pytest
 
 from ops.demo_web import CustomerPageServer, DemoChat, agent_names
 from sandbox import Sandbox
-from tests.e2e.browser import BROWSER_MISSING
+from tests.e2e.browser import BROWSER_MISSING, save_screenshot
 from tests.support.settings import make_settings
 from worker.adapters.twilio_gateway import TwilioGateway
 from worker.domain.notices import notice_attributes, notice_text
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOT = REPO / "docs" / "customer-chat.png"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(BROWSER_MISSING is not None, reason=BROWSER_MISSING or "")]
 
@@ -211,8 +210,7 @@ def test_demo_web_serves_the_demos_chats_to_the_page(page: Page, tmp_path: Path)
         assert lines[0] == ("line line--customer", "You", "Hi, my order never arrived")
         assert {author for kind, author, _ in lines if kind == "line line--agent"} == {"Alice", "Bob"}
         assert page.text_content("#state") == "closed"
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        save_screenshot(page, "customer-chat.png", tmp_path, full_page=True)
 
         # The queue story, picked from the list, loads in place.
         page.locator("#chats button").nth(1).click()

@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from ops.localstack import LocalStack, wait_for
-from tests.e2e.browser import BROWSER_MISSING, required
+from tests.e2e.browser import BROWSER_MISSING, required, save_screenshot
 from tests.e2e.conftest import finish_leftover_tasks
 from tests.e2e.flex_harness import FlexHarness, build_plugin, plugin_missing
 from worker.domain.notices import display_name, notice_text
@@ -31,7 +31,6 @@ from worker.domain.notices import display_name, notice_text
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "flex-plugin.png"
 PLUGIN_MISSING = required(plugin_missing())
 NOTICE_PARAMS = ("workerName", "targetName", "transferType")
 
@@ -159,7 +158,9 @@ def start_chat_with(stack: LocalStack) -> tuple[Any, str, str]:
     return chat, agent, reservation
 
 
-def test_transfer_from_the_directory_and_notices(page: Page, harness: FlexHarness, stack: LocalStack) -> None:
+def test_transfer_from_the_directory_and_notices(
+    page: Page, harness: FlexHarness, stack: LocalStack, tmp_path: Path
+) -> None:
     sb = stack.sandbox
     chat, agent_a, reservation = start_chat_with(stack)
     conversation = chat.conversation_sid
@@ -223,8 +224,7 @@ def test_transfer_from_the_directory_and_notices(page: Page, harness: FlexHarnes
     # Who is here (GET /chats/<CH>): the Leave label counts the colleague, the People tab lists both.
     leave = page.locator(".ChatTransfer-LeaveChatButton")
     wait_for(lambda: leave.text_content() == "Leave chat — 1 other agent is here", 30, what="A's label")
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
+    save_screenshot(page, "flex-plugin.png", tmp_path)
     page.click('[data-tab="ChatTransferPeople"]')
     page.wait_for_selector(".ChatTransfer-People__agents", timeout=15_000)
     assert sorted(

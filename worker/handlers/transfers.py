@@ -167,14 +167,12 @@ def _give_up(transfer_id: str, attempts: int, error: BaseException, deps: Deps) 
 
 def _created_unrecorded(deps: Deps, record: TransferRecord) -> bool:
     """Whether a run created the transfer's task (or sent its invite) without recording it: looked
-    for as a retry looks (`create_task_once`, `_invited_before`)."""
+    for as a retry looks (`_created_before`)."""
     try:
         interaction = interaction_in(deps.gateway.fetch_task(record.task_sid).attributes)
     except NotFound:
         interaction = None
-    if interaction is not None:
-        return _invited_before(deps, record, interaction) is not None
-    return bool(deps.gateway.tasks_marked("transferId", record.id))
+    return _created_before(deps, record, interaction) is not None
 
 
 def _fail(deps: Deps, record: TransferRecord, reason: str) -> None:
@@ -390,7 +388,7 @@ def _create_by_invite(
     if record.transfer_task_sid:  # the invite's answer was recorded
         return record.transfer_task_sid
     if retry or "invite" in record.steps:
-        found = _invited_before(deps, record, interaction)
+        found = _created_before(deps, record, interaction)
         if found:
             return found
         if "invite" in record.steps:  # sent, answered without its task: not listed yet either
@@ -412,8 +410,10 @@ def _create_by_invite(
     return task_sid
 
 
-def _invited_before(deps: Deps, record: TransferRecord, interaction: tuple[str, str]) -> str | None:
-    found = deps.gateway.invited_tasks(*interaction, "transferId", record.id)
+def _created_before(deps: Deps, record: TransferRecord, interaction: tuple[str, str] | None) -> str | None:
+    """The transfer task an earlier run made and may not have recorded: among the invites on the
+    chat's interaction channel (the invite strategy), then by its marker in TaskRouter."""
+    found = deps.gateway.invited_tasks(*interaction, "transferId", record.id) if interaction else []
     found = found or deps.gateway.tasks_marked("transferId", record.id)
     return found[0] if found else None
 
